@@ -1,0 +1,143 @@
+"""The template runner: public activate / infer / deactivate check state and inputs and record
+timing; a backend writes only the `*_impl` methods. Every runner is a context manager."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vla_edge.errors import BackendError, InputError, ShapeError
+
+BACKENDS = ("onnxrt", "torch", "trt")
+
+
+@dataclass
+class TensorMeta:
+    """Name, dtype and shape of a runner input/output; None or a string marks a dynamic axis."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int | str | None, ...]
+
+
+@dataclass
+class Timing:
+    """Wall-clock time of each `infer` call, in milliseconds (bounded history)."""
+
+    history: int = 10000
+    times_ms: list[float] = field(default_factory=list)
+
+    def add(self, ms: float) -> None:
+        self.times_ms.append(ms)
+        if len(self.times_ms) > self.history:
+            del self.times_ms[: len(self.times_ms) - self.history]
+
+    @property
+    def last_ms(self) -> float | None:
+        return self.times_ms[-1] if self.times_ms else None
+
+    def percentile(self, q: float) -> float:
+        if not self.times_ms:
+            return float("nan")
+        return float(np.percentile(self.times_ms, q))
+
+
+class Runner(ABC):
+    """Run one graph. Subclasses implement `_activate_impl`, `_infer_impl`, `_deactivate_impl`
+    and `_input_metadata_impl`."""
+
+    name = "runner"
+
+    def __init__(self) -> None:
+        self.is_active = False
+        self.timing = Timing()
+        self._inputs: list[TensorMeta] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def activate(self) -> Runner:
+        if self.is_active:
+            raise BackendError(f"{self.name} is already active; call deactivate() first")
+        self._activate_impl()
+        self.is_active = True
+        self._inputs = list(self._input_metadata_impl())
+        return self
+
+    def deactivate(self) -> None:
+        if not self.is_active:
+            return
+        try:
+            self._deactivate_impl()
+        finally:
+            self.is_active = False
+
+    def __enter__(self) -> Runner:
+        return self.activate()
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()
+
+    # --- inference ----------------------------------------------------------------------------
+    def input_metadata(self) -> list[TensorMeta]:
+        self._require_active()
+        assert self._inputs is not None
+        return self._inputs
+
+    def infer(self, feeds: dict[str, np.ndarray], check: bool = True) -> dict[str, np.ndarray]:
+        self._require_active()
+        if check:
+            self._check_feeds(feeds)
+        start = time.perf_counter()
+        outputs = self._infer_impl(feeds)
+        self.timing.add((time.perf_counter() - start) * 1e3)
+        return outputs
+
+    def _require_active(self) -> None:
+        if not self.is_active:
+            raise BackendError(
+                f"{self.name} is not active: use it as a context manager or call activate() first"
+            )
+
+    def _check_feeds(self, feeds: dict[str, np.ndarray]) -> None:
+        expected = {m.name: m for m in self.input_metadata()}
+        missing = sorted(set(expected) - set(feeds))
+        extra = sorted(set(feeds) - set(expected))
+        if missing or extra:
+            raise InputError(
+                f"{self.name}: inputs do not match the graph: missing {missing}, unexpected "
+                f"{extra}; the graph takes {sorted(expected)}"
+            )
+        for name, meta in expected.items():
+            arr = feeds[name]
+            if not isinstance(arr, np.ndarray):
+                raise InputError(f"{self.name}: input {name!r} must be a numpy array, got {type(arr)}")
+            if arr.dtype != meta.dtype:
+                raise InputError(
+                    f"{self.name}: input {name!r} must have dtype {meta.dtype}, got {arr.dtype}"
+                )
+            if len(arr.shape) != len(meta.shape) or any(
+                isinstance(d, int) and d != a for d, a in zip(meta.shape, arr.shape, strict=True)
+            ):
+                raise ShapeError(
+                    f"{self.name}: input {name!r} must have shape {_fmt(meta.shape)}, got "
+                    f"{list(arr.shape)}"
+                )
+
+    # --- to implement -------------------------------------------------------------------------
+    @abstractmethod
+    def _activate_impl(self) -> None: ...
+
+    @abstractmethod
+    def _input_metadata_impl(self) -> list[TensorMeta]: ...
+
+    @abstractmethod
+    def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def _deactivate_impl(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+def _fmt(shape: tuple) -> str:
+    return "[" + ", ".join("B" if not isinstance(d, int) else str(d) for d in shape) + "]"

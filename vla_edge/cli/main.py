@@ -1,0 +1,66 @@
+"""Entry point of the `vla-edge` command. One handler turns VlaEdgeError into a one-line message
+and an exit code; the traceback is shown only with VLA_EDGE_DEBUG=1."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from vla_edge import __version__
+from vla_edge.errors import VlaEdgeError
+
+app = typer.Typer(
+    name="vla-edge",
+    help="Put a trained Vision-Language-Action policy on a robot computer: export, quantize, "
+    "build, benchmark, evaluate, run.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines `register(app)`. Modules must import nothing heavy at import time.
+COMMAND_MODULES = [
+    "vla_edge.cli.model",
+    "vla_edge.cli.export",
+    "vla_edge.cli.info",
+    "vla_edge.cli.predict",
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vla-edge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """vla-edge command line."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except VlaEdgeError as exc:
+        if os.environ.get("VLA_EDGE_DEBUG") == "1":
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
