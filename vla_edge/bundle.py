@@ -1,0 +1,273 @@
+"""The bundle on disk: a directory whose manifest.json is the table of contents.
+
+Writing is atomic: a BundleWriter fills a hidden temporary sibling directory and renames it into
+place only when everything is written and hashed, so a failed step leaves no half bundle.
+Loading checks every file's sha256 and size and refuses a tampered or truncated file by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from vla_edge import __version__
+from vla_edge.errors import BundleError, SpecError
+from vla_edge.policy.spec import PolicySpec
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ROLES = ("instruction_encoder", "policy", "monolithic")
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the tools that made a bundle (only those already importable)."""
+    out = {"vla_edge": __version__}
+    for mod in ("torch", "onnx", "onnxruntime", "transformers"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except ImportError:
+            continue
+    return out
+
+
+def _hash_tree(root: Path) -> dict[str, dict[str, Any]]:
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            rel = path.relative_to(root).as_posix()
+            files[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    return files
+
+
+def content_hash(spec: dict, files: dict[str, dict[str, Any]]) -> str:
+    """Identity of a bundle: its spec and the hashes of its files (not its validation notes)."""
+    canon = json.dumps({"spec": spec, "files": {k: v["sha256"] for k, v in files.items()}},
+                       sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+class BundleWriter:
+    """Write a bundle atomically: `with BundleWriter(out) as w: ...; w.finish(manifest)`."""
+
+    def __init__(self, out: str | Path, force: bool = False) -> None:
+        self.out = Path(out)
+        if self.out.exists() and not force:
+            raise BundleError(f"{self.out} already exists: choose another --output or pass --force")
+        if self.out.exists() and not self.out.is_dir():
+            raise BundleError(f"{self.out} exists and is not a directory")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.out.name}.partial-"))
+        self.finished = False
+
+    def path(self, rel: str) -> Path:
+        """Where to write the file `rel` inside the bundle being built."""
+        target = self.tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def finish(self, manifest: dict[str, Any]) -> Path:
+        """Hash every file, write manifest.json, and move the bundle into place."""
+        files = _hash_tree(self.tmp)
+        for graph in manifest.get("graphs", []):
+            if graph["file"] not in files:
+                raise BundleError(f"graph file {graph['file']} was not written into the bundle")
+            graph["sha256"] = files[graph["file"]]["sha256"]
+            graph["size"] = files[graph["file"]]["size"]
+        manifest["files"] = files
+        manifest["content_hash"] = content_hash(manifest["spec"], files)
+        _write_json_atomic(self.tmp / MANIFEST, manifest)
+        old = None
+        if self.out.exists():
+            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}-{time.time_ns()}")
+            os.replace(self.out, old)
+        os.replace(self.tmp, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self.finished = True
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        if not self.finished:
+            self.abort()
+
+
+def new_manifest(name: str, spec: PolicySpec, step: str, settings: dict, parent: Bundle | None = None
+                 ) -> dict[str, Any]:
+    """Skeleton manifest; a step fills in graphs, pre/postprocessing and validation."""
+    lineage = {"step": step, "settings": settings, "parent": None, "history": []}
+    if parent is not None:
+        lineage["parent"] = parent.content_hash
+        lineage["parent_path"] = str(parent.path)
+        prev = parent.manifest.get("lineage", {})
+        lineage["history"] = [*prev.get("history", []), {"step": prev.get("step"),
+                              "hash": parent.content_hash, "settings": prev.get("settings")}]
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "created_by": versions(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "spec": spec.to_dict(),
+        "graphs": [],
+        "preprocessing": {},
+        "postprocessing": {},
+        "lineage": lineage,
+        "validation": {},
+        "engines": [],
+    }
+
+
+class Bundle:
+    """A bundle on disk, loaded and verified."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        try:
+            self.spec = PolicySpec.from_dict(manifest["spec"])
+        except SpecError as exc:
+            raise BundleError(f"{path / MANIFEST}: invalid spec: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path, verify: bool = True) -> Bundle:
+        path = Path(path)
+        manifest = read_manifest(path)
+        bundle = cls(path, manifest)
+        if verify:
+            bundle.verify()
+        return bundle
+
+    def verify(self) -> None:
+        """Check every listed file exists with its recorded size and sha256."""
+        files = self.manifest.get("files", {})
+        for rel, meta in files.items():
+            f = self.path / rel
+            if not f.is_file():
+                raise BundleError(f"bundle {self.path} is missing {rel}: re-export the bundle")
+            size = f.stat().st_size
+            if size != meta["size"]:
+                raise BundleError(
+                    f"bundle file {rel} is truncated or altered: {size} bytes, manifest says "
+                    f"{meta['size']}; re-export the bundle or restore the file"
+                )
+            if sha256_file(f) != meta["sha256"]:
+                raise BundleError(
+                    f"bundle file {rel} does not match its sha256 in manifest.json (tampered or "
+                    "corrupted); re-export the bundle or restore the file"
+                )
+        for graph in self.graphs:
+            if graph["file"] not in files:
+                raise BundleError(f"graph {graph['file']} is not listed in the manifest's files")
+
+    # --- contents -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.manifest.get("name", self.path.name)
+
+    @property
+    def content_hash(self) -> str:
+        return self.manifest["content_hash"]
+
+    @property
+    def graphs(self) -> list[dict[str, Any]]:
+        return self.manifest.get("graphs", [])
+
+    @property
+    def layout(self) -> str:
+        roles = {g["role"] for g in self.graphs}
+        return "monolithic" if "monolithic" in roles else "split"
+
+    def graph(self, role: str) -> dict[str, Any]:
+        for g in self.graphs:
+            if g["role"] == role:
+                return g
+        raise BundleError(
+            f"bundle {self.path} has no {role!r} graph; it has {[g['role'] for g in self.graphs]}"
+        )
+
+    def graph_path(self, role: str) -> Path:
+        return self.path / self.graph(role)["file"]
+
+    @property
+    def tokenizer_dir(self) -> Path | None:
+        d = self.path / "tokenizer"
+        return d if d.is_dir() else None
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The PyTorch checkpoint the bundle was exported from, when it was included."""
+        d = self.path / "source"
+        return d if (d / "config.json").is_file() else None
+
+    @property
+    def precision(self) -> str:
+        return self.graphs[0].get("precision", "fp32") if self.graphs else "fp32"
+
+    def size_bytes(self, graphs_only: bool = True) -> int:
+        files = self.manifest.get("files", {})
+        if graphs_only:
+            return sum(g.get("size", 0) for g in self.graphs)
+        return sum(m["size"] for m in files.values())
+
+    def update(self, add_files: dict[str, Path] | None = None, **fields: Any) -> None:
+        """Add files (e.g. engines/...) and/or replace top-level manifest fields, atomically per
+        file; the manifest is rewritten last so a failure leaves the old manifest valid."""
+        manifest = json.loads(json.dumps(self.manifest))
+        for rel, src in (add_files or {}).items():
+            dest = self.path / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+            manifest["files"][rel] = {"sha256": sha256_file(dest), "size": dest.stat().st_size}
+        manifest.update(fields)
+        _write_json_atomic(self.path / MANIFEST, manifest)
+        self.manifest = manifest
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise BundleError(f"no bundle at {path}: make one with `vla-edge export CKPT -o {path}`")
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise BundleError(f"{path} is not a bundle: it has no {MANIFEST}")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{mpath} is not valid JSON ({exc}); re-export the bundle") from exc
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"{mpath} has format_version {version!r}; this vla-edge reads {FORMAT_VERSION}"
+        )
+    for key in ("spec", "graphs", "files", "content_hash"):
+        if key not in manifest:
+            raise BundleError(f"{mpath} lacks {key!r}; re-export the bundle")
+    return manifest

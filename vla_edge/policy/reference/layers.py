@@ -1,0 +1,152 @@
+"""Transformer building blocks that export cleanly to ONNX opset 17 and TensorRT 10.3.
+
+Attention is written out (MatMul -> Softmax -> MatMul) so that quantizers see its MatMuls and
+TensorRT's MHA fusion recognizes the pattern. Padding masks are additive and finite (-1e4), which
+keeps FP16 and INT8 calibration (entropy/percentile) away from -inf.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+MASK_VALUE = -1.0e4
+
+
+def additive_mask(mask: torch.Tensor) -> torch.Tensor:
+    """[B, M] 1/0 key mask -> [B, 1, 1, M] additive float mask (0 keep, -1e4 drop)."""
+    return (1.0 - mask.to(torch.float32))[:, None, None, :] * MASK_VALUE
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"hidden size {dim} must be divisible by heads {heads}")
+        self.heads, self.head_dim = heads, dim // heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        return x.reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        q, k, v = self._split(self.q(x)), self._split(self.k(context)), self._split(self.v(context))
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        if mask is not None:
+            scores = scores + mask
+        attn = torch.softmax(scores, dim=-1)
+        y = torch.matmul(attn, v).transpose(1, 2)
+        return self.out(y.reshape(x.shape[0], x.shape[1], -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, ratio: float) -> None:
+        super().__init__()
+        hidden = int(dim * ratio)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class EncoderBlock(nn.Module):
+    """Pre-LN self-attention block."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = MLP(dim, mlp_ratio)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.attn(h, h, mask)
+        return x + self.mlp(self.norm2(x))
+
+
+class DecoderBlock(nn.Module):
+    """Readout queries: self-attention, cross-attention to the fused context, MLP."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.self_attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.cross_attn = Attention(dim, heads)
+        self.norm3 = nn.LayerNorm(dim)
+        self.mlp = MLP(dim, mlp_ratio)
+
+    def forward(self, q: torch.Tensor, ctx: torch.Tensor, ctx_mask: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(q)
+        q = q + self.self_attn(h, h)
+        q = q + self.cross_attn(self.norm2(q), ctx, ctx_mask)
+        return q + self.mlp(self.norm3(q))
+
+
+class PatchEncoder(nn.Module):
+    """ViT over one camera: uint8 NHWC in, normalization inside, patch tokens out."""
+
+    def __init__(self, cfg, height: int, width: int) -> None:
+        super().__init__()
+        p, d = cfg.patch_size, cfg.hidden_size
+        if height % p or width % p:
+            raise ValueError(f"camera size {height}x{width} is not divisible by patch size {p}")
+        self.grid = (height // p, width // p)
+        self.patch = nn.Conv2d(3, d, kernel_size=p, stride=p)
+        self.pos = nn.Parameter(torch.randn(1, self.grid[0] * self.grid[1], d) * 0.02)
+        self.register_buffer("mean", torch.tensor(cfg.image_mean).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("inv_std", 1.0 / (torch.tensor(cfg.image_std).view(1, 3, 1, 1) * 255.0))
+
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        x = frame.permute(0, 3, 1, 2).to(torch.float32)
+        x = (x - self.mean) * self.inv_std
+        x = self.patch(x)  # [B, D, gh, gw]
+        return x.flatten(2).transpose(1, 2) + self.pos
+
+
+class TextEncoder(nn.Module):
+    """A small transformer over token ids (used when no pretrained text encoder is given)."""
+
+    def __init__(self, cfg) -> None:
+        super().__init__()
+        d = cfg.hidden_size
+        self.embed = nn.Embedding(cfg.vocab_size, d)
+        self.pos = nn.Parameter(torch.randn(1, cfg.max_tokens, d) * 0.02)
+        self.blocks = nn.ModuleList(
+            EncoderBlock(d, cfg.text_heads, cfg.mlp_ratio) for _ in range(cfg.text_layers)
+        )
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        x = self.embed(input_ids) + self.pos[:, : input_ids.shape[1]]
+        mask = additive_mask(attention_mask)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x)
+
+
+class PretrainedTextEncoder(nn.Module):
+    """A transformers encoder (e.g. all-MiniLM-L6-v2's BertModel) + projection to hidden size."""
+
+    def __init__(self, cfg) -> None:
+        super().__init__()
+        from transformers import AutoConfig, AutoModel
+
+        text_cfg = AutoConfig.for_model(**cfg.text_config)
+        self.encoder = AutoModel.from_config(text_cfg, attn_implementation="eager")
+        self.proj = nn.Linear(text_cfg.hidden_size, cfg.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return self.proj(out.last_hidden_state)
