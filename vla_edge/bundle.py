@@ -55,8 +55,9 @@ def _hash_tree(root: Path) -> dict[str, dict[str, Any]]:
 
 def content_hash(spec: dict, files: dict[str, dict[str, Any]]) -> str:
     """Identity of a bundle: its spec and the hashes of its files (not its validation notes)."""
-    canon = json.dumps({"spec": spec, "files": {k: v["sha256"] for k, v in files.items()}},
-                       sort_keys=True)
+    canon = json.dumps(
+        {"spec": spec, "files": {k: v["sha256"] for k, v in files.items()}}, sort_keys=True
+    )
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
@@ -119,16 +120,23 @@ class BundleWriter:
             self.abort()
 
 
-def new_manifest(name: str, spec: PolicySpec, step: str, settings: dict, parent: Bundle | None = None
-                 ) -> dict[str, Any]:
+def new_manifest(
+    name: str, spec: PolicySpec, step: str, settings: dict, parent: Bundle | None = None
+) -> dict[str, Any]:
     """Skeleton manifest; a step fills in graphs, pre/postprocessing and validation."""
     lineage = {"step": step, "settings": settings, "parent": None, "history": []}
     if parent is not None:
         lineage["parent"] = parent.content_hash
         lineage["parent_path"] = str(parent.path)
         prev = parent.manifest.get("lineage", {})
-        lineage["history"] = [*prev.get("history", []), {"step": prev.get("step"),
-                              "hash": parent.content_hash, "settings": prev.get("settings")}]
+        lineage["history"] = [
+            *prev.get("history", []),
+            {
+                "step": prev.get("step"),
+                "hash": parent.content_hash,
+                "settings": prev.get("settings"),
+            },
+        ]
     return {
         "format_version": FORMAT_VERSION,
         "name": name,

@@ -14,7 +14,10 @@ from vla_edge.errors import DependencyError
 
 # module name -> (extra that provides it, extra hint shown to the user)
 KNOWN: dict[str, tuple[str, str]] = {
-    "tensorrt": ("trt", "on a Jetson, TensorRT comes with JetPack: `sudo apt install python3-libnvinfer`"),
+    "tensorrt": (
+        "trt",
+        "on a Jetson, TensorRT comes with JetPack: `sudo apt install python3-libnvinfer`",
+    ),
     "pycuda": ("trt", "pycuda needs the CUDA toolkit and a GPU driver"),
     "metaworld": ("sim", "Meta-World renders on the CPU with MUJOCO_GL=egl"),
     "mujoco": ("sim", ""),
@@ -42,8 +45,10 @@ def require(module: str, extra: str | None = None, purpose: str = "") -> ModuleT
         known_extra, hint = KNOWN.get(module, (None, ""))
         extra = extra or known_extra
         what = f" (needed to {purpose})" if purpose else ""
-        fix = f"install it with `pip install 'vla-edge[{extra}]'`" if extra else (
-            f"install it with `pip install {module}`"
+        fix = (
+            f"install it with `pip install 'vla-edge[{extra}]'`"
+            if extra
+            else (f"install it with `pip install {module}`")
         )
         msg = f"{module} is not installed{what}: {fix}"
         if hint:

@@ -112,7 +112,9 @@ class Runner(ABC):
         for name, meta in expected.items():
             arr = feeds[name]
             if not isinstance(arr, np.ndarray):
-                raise InputError(f"{self.name}: input {name!r} must be a numpy array, got {type(arr)}")
+                raise InputError(
+                    f"{self.name}: input {name!r} must be a numpy array, got {type(arr)}"
+                )
             if arr.dtype != meta.dtype:
                 raise InputError(
                     f"{self.name}: input {name!r} must have dtype {meta.dtype}, got {arr.dtype}"

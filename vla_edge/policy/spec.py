@@ -52,7 +52,9 @@ class CameraSpec:
         for dim in ("height", "width"):
             value = getattr(self, dim)
             if not isinstance(value, int) or value < 8:
-                raise SpecError(f"camera {self.name!r} {dim} must be an integer >= 8, got {value!r}")
+                raise SpecError(
+                    f"camera {self.name!r} {dim} must be an integer >= 8, got {value!r}"
+                )
 
     @property
     def input_name(self) -> str:
@@ -105,7 +107,8 @@ class ActionSpace:
             raise SpecError(f"action chunk must be an integer 1..1024, got {self.chunk!r}")
         if self.representation not in REPRESENTATIONS:
             raise SpecError(
-                f"action representation must be one of {REPRESENTATIONS}, got {self.representation!r}"
+                f"action representation must be one of {REPRESENTATIONS}, "
+                f"got {self.representation!r}"
             )
         if not isinstance(self.bins, int) or not 2 <= self.bins <= 65536:
             raise SpecError(f"action bins must be an integer 2..65536, got {self.bins!r}")

@@ -92,7 +92,9 @@ def load_tokenizer(kind: str, max_tokens: int, directory: str | Path | None = No
     if kind == "byte":
         return ByteTokenizer(max_tokens)
     if directory is None:
-        raise SpecError("this policy's tokenizer ships as files, but no tokenizer directory was given")
+        raise SpecError(
+            "this policy's tokenizer ships as files, but no tokenizer directory was given"
+        )
     return HFTokenizer(directory, max_tokens)
 
 

@@ -77,7 +77,9 @@ class ContinuousHead(ActionHead):
 def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of flow time t in [0, 1]: [B, 1] -> [B, dim]."""
     half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(1000.0) / half))
+    freqs = torch.exp(
+        torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(1000.0) / half)
+    )
     angles = t * freqs[None, :] * 1000.0
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
@@ -88,7 +90,10 @@ class FlowHead(ActionHead):
         d, h = cfg.hidden_size, cfg.flow_hidden
         self.steps, self.time_dim = cfg.flow_steps, 32
         self.net = nn.Sequential(
-            nn.Linear(d + self.dim + self.time_dim, h), nn.GELU(), nn.Linear(h, h), nn.GELU(),
+            nn.Linear(d + self.dim + self.time_dim, h),
+            nn.GELU(),
+            nn.Linear(h, h),
+            nn.GELU(),
             nn.Linear(h, self.dim),
         )
         gen = torch.Generator().manual_seed(cfg.flow_noise_seed)

@@ -106,7 +106,9 @@ class PatchEncoder(nn.Module):
         self.patch = nn.Conv2d(3, d, kernel_size=p, stride=p)
         self.pos = nn.Parameter(torch.randn(1, self.grid[0] * self.grid[1], d) * 0.02)
         self.register_buffer("mean", torch.tensor(cfg.image_mean).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("inv_std", 1.0 / (torch.tensor(cfg.image_std).view(1, 3, 1, 1) * 255.0))
+        self.register_buffer(
+            "inv_std", 1.0 / (torch.tensor(cfg.image_std).view(1, 3, 1, 1) * 255.0)
+        )
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
         x = frame.permute(0, 3, 1, 2).to(torch.float32)

@@ -50,7 +50,8 @@ class VlaForActions(PreTrainedModel):
         )
         self.camera_embed = nn.Parameter(torch.zeros(len(spec.cameras), d))
         self.vision = nn.ModuleList(
-            EncoderBlock(d, config.vision_heads, config.mlp_ratio) for _ in range(config.vision_layers)
+            EncoderBlock(d, config.vision_heads, config.mlp_ratio)
+            for _ in range(config.vision_layers)
         )
         self.vision_norm = nn.LayerNorm(d)
         own = config.text_encoder == "own"
@@ -58,7 +59,8 @@ class VlaForActions(PreTrainedModel):
         self.state_proj = nn.Linear(spec.state_dim, d) if spec.state_dim else None
         self.queries = nn.Parameter(torch.randn(spec.action.chunk, d) * 0.02)
         self.fusion = nn.ModuleList(
-            DecoderBlock(d, config.fusion_heads, config.mlp_ratio) for _ in range(config.fusion_layers)
+            DecoderBlock(d, config.fusion_heads, config.mlp_ratio)
+            for _ in range(config.fusion_layers)
         )
         self.fusion_norm = nn.LayerNorm(d)
         self.head = HEADS[config.head](config)
@@ -75,7 +77,9 @@ class VlaForActions(PreTrainedModel):
                 nn.init.zeros_(module.bias)
 
     # --- the two paths -------------------------------------------------------------------------
-    def encode_instruction(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def encode_instruction(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
         """Token ids [B, L] -> instruction embedding [B, L, D]."""
         return self.text(input_ids, attention_mask)
 

@@ -1,9 +1,9 @@
 """Presets of the reference family and a default spec to try the pipeline without data.
 
-| preset | hidden | vision layers/heads | text layers | fusion layers | params (1 cam 64 px, bins) |
-| tiny   | 64     | 2 / 2               | 1           | 1             | < 2M                        |
-| small  | 256    | 8 / 4               | 2           | 3             | ~10-20M                     |
-| base   | 768    | 12 / 12 (ViT-B/16)  | 4           | 4             | ~100M+                      |
+| preset | hidden | vision layers/heads | text layers | fusion layers | params    |
+| tiny   | 64     | 2 / 2               | 1           | 1             | 0.3M      |
+| small  | 256    | 8 / 4               | 2           | 3             | ~11M      |
+| base   | 768    | 12 / 12 (ViT-B/16)  | 4           | 4             | ~150M     |
 """
 
 from __future__ import annotations
@@ -12,40 +12,86 @@ from typing import Any
 
 from vla_edge.errors import SpecError
 from vla_edge.policy.reference.configuration import VlaConfig
-from vla_edge.policy.spec import ActionSpace, CameraSpec, InstructionSpec, PolicySpec
+from vla_edge.policy.spec import (
+    ActionSpace,
+    CameraSpec,
+    InstructionSpec,
+    Normalization,
+    PolicySpec,
+)
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
-        hidden_size=64, vision_layers=2, vision_heads=2, text_layers=1, text_heads=2,
-        fusion_layers=1, fusion_heads=2, mlp_ratio=2.0, flow_hidden=128, patch_size=16,
+        hidden_size=64,
+        vision_layers=2,
+        vision_heads=2,
+        text_layers=1,
+        text_heads=2,
+        fusion_layers=1,
+        fusion_heads=2,
+        mlp_ratio=2.0,
+        flow_hidden=128,
+        patch_size=16,
     ),
     "small": dict(
-        hidden_size=256, vision_layers=8, vision_heads=4, text_layers=2, text_heads=4,
-        fusion_layers=3, fusion_heads=4, mlp_ratio=4.0, flow_hidden=256, patch_size=16,
+        hidden_size=256,
+        vision_layers=8,
+        vision_heads=4,
+        text_layers=2,
+        text_heads=4,
+        fusion_layers=3,
+        fusion_heads=4,
+        mlp_ratio=4.0,
+        flow_hidden=256,
+        patch_size=16,
     ),
     "base": dict(
-        hidden_size=768, vision_layers=12, vision_heads=12, text_layers=4, text_heads=12,
-        fusion_layers=4, fusion_heads=12, mlp_ratio=4.0, flow_hidden=512, patch_size=16,
+        hidden_size=768,
+        vision_layers=12,
+        vision_heads=12,
+        text_layers=4,
+        text_heads=12,
+        fusion_layers=4,
+        fusion_heads=12,
+        mlp_ratio=4.0,
+        flow_hidden=512,
+        patch_size=16,
     ),
 }
 DEFAULT_IMAGE = {"tiny": 64, "small": 128, "base": 224}
 
 
 def default_spec(
-    preset: str = "tiny", head: str = "bins", image_size: int | None = None, chunk: int = 4,
-    cameras: tuple[str, ...] = ("front",), state_dim: int = 8, max_tokens: int = 32,
+    preset: str = "tiny",
+    head: str = "bins",
+    image_size: int | None = None,
+    chunk: int = 4,
+    cameras: tuple[str, ...] = ("front",),
+    state_dim: int = 8,
+    max_tokens: int = 32,
 ) -> PolicySpec:
     """A plausible arm spec (end-effector deltas + gripper) for trying the pipeline."""
     size = image_size or DEFAULT_IMAGE.get(preset, 64)
+    low, high = [-0.05, -0.05, -0.05, 0.0], [0.05, 0.05, 0.05, 1.0]
     return PolicySpec(
         cameras=[CameraSpec(name, size, size) for name in cameras],
         action=ActionSpace(
-            names=["dx", "dy", "dz", "gripper"], units=["m", "m", "m", "1"],
-            low=[-0.05, -0.05, -0.05, 0.0], high=[0.05, 0.05, 0.05, 1.0],
-            chunk=chunk, representation=head,
+            names=["dx", "dy", "dz", "gripper"],
+            units=["m", "m", "m", "1"],
+            low=low,
+            high=high,
+            chunk=chunk,
+            representation=head,
         ),
         state_dim=state_dim,
         instruction=InstructionSpec(max_tokens=max_tokens, tokenizer="byte"),
+        # standardized actions ~N(0, 1) land inside the limits (mean = centre, std = range / 6)
+        normalization=Normalization(
+            state_mean=[0.0] * state_dim,
+            state_std=[1.0] * state_dim,
+            action_mean=[(lo + hi) / 2 for lo, hi in zip(low, high, strict=True)],
+            action_std=[(hi - lo) / 6 for lo, hi in zip(low, high, strict=True)],
+        ),
     )
 
 
@@ -59,8 +105,9 @@ def preset_config(
         spec = default_spec(preset, head or "bins")
     head = head or spec.action.representation
     if head != spec.action.representation:
-        spec = PolicySpec.from_dict({**spec.to_dict(), "action": {
-            **spec.to_dict()["action"], "representation": head}})
+        spec = PolicySpec.from_dict(
+            {**spec.to_dict(), "action": {**spec.to_dict()["action"], "representation": head}}
+        )
     values = {**PRESETS[preset], **overrides}
     return VlaConfig(spec=spec.to_dict(), head=head, preset=preset, **values)
 
@@ -78,8 +125,12 @@ def minilm_config(spec: PolicySpec, preset: str = "small", **overrides: Any) -> 
     data["instruction"]["tokenizer"] = "bundle"
     spec = PolicySpec.from_dict(data)
     return preset_config(
-        preset, spec, text_encoder="minilm", text_config=text_cfg,
-        vocab_size=text_cfg["vocab_size"], **overrides,
+        preset,
+        spec,
+        text_encoder="minilm",
+        text_config=text_cfg,
+        vocab_size=text_cfg["vocab_size"],
+        **overrides,
     )
 
 

@@ -1,0 +1,67 @@
+"""ModelFromCheckpoint: load a reference checkpoint (safetensors, offline) for inference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vla_edge.backends.base import TensorMeta
+from vla_edge.errors import CheckpointError
+from vla_edge.policy.spec import PolicySpec
+
+
+def is_checkpoint(path: Path) -> bool:
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        return False
+    try:
+        return json.loads(cfg.read_text()).get("model_type") == "vla_edge_reference"
+    except json.JSONDecodeError:
+        return False
+
+
+class ModelFromCheckpoint:
+    """Callable loader: `ModelFromCheckpoint(dir)()` -> VlaForActions in eval mode."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __call__(self):
+        if not is_checkpoint(self.path):
+            raise CheckpointError(
+                f"{self.path} is not a vla-edge reference checkpoint (no config.json with "
+                "model_type 'vla_edge_reference'); create one with `vla-edge model create` or "
+                "`vla-edge train`"
+            )
+        if not (self.path / "model.safetensors").is_file():
+            raise CheckpointError(f"{self.path} has no model.safetensors")
+        from transformers.utils import logging as hf_logging
+
+        from vla_edge.policy.reference import VlaForActions
+
+        hf_logging.disable_progress_bar()
+
+        try:
+            model = VlaForActions.from_pretrained(str(self.path), local_files_only=True)
+        except Exception as exc:  # transformers raises many kinds
+            raise CheckpointError(f"could not load checkpoint {self.path}: {exc}") from exc
+        return model.eval()
+
+
+def graph_input_meta(
+    spec: PolicySpec, names: list[str], embed_dim: int | None = None
+) -> list[TensorMeta]:
+    """Input metadata of a graph from the spec, by graph-input name."""
+    L = spec.instruction.max_tokens
+    table = {c.input_name: (np.uint8, (None, c.height, c.width, 3)) for c in spec.cameras}
+    table.update(
+        {
+            "input_ids": (np.int64, (None, L)),
+            "attention_mask": (np.int64, (None, L)),
+            "instruction_embedding": (np.float32, (None, L, embed_dim)),
+            "state": (np.float32, (None, spec.state_dim)),
+        }
+    )
+    return [TensorMeta(n, np.dtype(table[n][0]), table[n][1]) for n in names]

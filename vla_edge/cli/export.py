@@ -1,0 +1,66 @@
+"""`vla-edge export CKPT -o BUNDLE`: verified ONNX bundle from a reference checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vla_edge.cli.common import ForceOpt, JsonOpt, command, console, print_json
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "export")(export)
+
+
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="Reference checkpoint directory.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Bundle directory to write.")],
+    opset: Annotated[int, typer.Option(help="ONNX opset (TensorRT 10.3 target: 17).")] = 17,
+    monolithic: Annotated[
+        bool,
+        typer.Option(
+            "--monolithic", help="One graph instead of instruction encoder + per-frame policy."
+        ),
+    ] = False,
+    exporter: Annotated[str, typer.Option(help="legacy (fast) | dynamo")] = "legacy",
+    no_source: Annotated[
+        bool,
+        typer.Option("--no-source", help="Do not copy the PyTorch checkpoint into the bundle."),
+    ] = False,
+    atol: Annotated[
+        float,
+        typer.Option(help="Parity tolerance on actions, as a fraction of each dimension's range."),
+    ] = 1e-3,
+    min_bins: Annotated[
+        float, typer.Option(help="Parity: least fraction of identical action bins (bins heads).")
+    ] = 0.99,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export to ONNX (uint8 frames in, clamped physical actions out) and verify parity."""
+    from vla_edge.export import ExportConfig, ParityConfig, export_checkpoint
+
+    cfg = ExportConfig(
+        opset=opset,
+        monolithic=monolithic,
+        exporter=exporter,
+        include_source=not no_source,
+        force=force,
+        parity=ParityConfig(action_atol_fraction=atol, min_identical_bins=min_bins),
+    )
+    with console.status(f"exporting {checkpoint} ..."):
+        bundle = export_checkpoint(checkpoint, output, cfg)
+    val = bundle.manifest["validation"]
+    if json_out:
+        print_json({"bundle": str(bundle.path), "graphs": bundle.graphs, "validation": val})
+        return
+    from vla_edge.cli.info import parity_lines
+
+    console.print(
+        f"wrote bundle {bundle.path} ({bundle.layout}, opset {opset}) in "
+        f"{val['export_seconds']:.1f} s"
+    )
+    for line in parity_lines(val["parity"]):
+        console.print("  " + line)

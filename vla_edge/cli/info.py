@@ -1,0 +1,97 @@
+"""`vla-edge info BUNDLE`: spec, graphs, sizes, precision, lineage, validation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vla_edge.cli.common import BundleArg, JsonOpt, command, console, print_json
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "info")(info)
+
+
+def info(
+    bundle: BundleArg,
+    verify: Annotated[bool, typer.Option(help="Check every file's sha256.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Describe a bundle: what it is, how accurate it is, where it came from."""
+    from vla_edge.bundle import Bundle
+
+    b = Bundle.load(bundle, verify=verify)
+    if json_out:
+        print_json({**b.manifest, "path": str(b.path), "layout": b.layout})
+        return
+    spec = b.spec
+    console.print(
+        f"[bold]{b.name}[/bold]  {b.path}  ({b.layout}, {b.precision}, "
+        f"{b.size_bytes() / 1e6:.2f} MB of graphs)  hash {b.content_hash[:12]}"
+    )
+    cams = ", ".join(f"{c.name} {c.height}x{c.width}" for c in spec.cameras)
+    a = spec.action
+    console.print(
+        f"cameras: {cams}; state: {spec.state_dim}; instruction: <= "
+        f"{spec.instruction.max_tokens} tokens ({spec.instruction.tokenizer})"
+    )
+    console.print(
+        f"actions: {a.representation}, chunk {a.chunk}: "
+        + ", ".join(
+            f"{n} [{lo:g}, {hi:g}] {u}"
+            for n, u, lo, hi in zip(a.names, a.units, a.low, a.high, strict=True)
+        )
+    )
+    console.print(_graph_table(b))
+    lin = b.manifest.get("lineage", {})
+    console.print(
+        f"lineage: {lin.get('step')} {lin.get('settings')} parent "
+        f"{(lin.get('parent') or 'none')[:12]}"
+    )
+    for line in parity_lines(b.manifest.get("validation", {}).get("parity")):
+        console.print("validation: " + line)
+    for key, value in b.manifest.get("validation", {}).items():
+        if key not in ("parity", "export_seconds"):
+            console.print(f"validation {key}: {value}")
+
+
+def _graph_table(b) -> Table:
+    table = Table("graph", "opset", "precision", "MB", "inputs -> outputs", box=None)
+    for g in b.graphs:
+        io = f"{_fmt(g['inputs'])}\n -> {_fmt(g['outputs'])}"
+        table.add_row(
+            g["file"],
+            str(g.get("opset")),
+            g.get("precision", "fp32"),
+            f"{g.get('size', 0) / 1e6:.2f}",
+            io,
+        )
+    return table
+
+
+def _fmt(tensors: list[dict]) -> str:
+    def dims(shape):
+        return ",".join("B" if isinstance(d, str) else str(d) for d in shape)
+
+    return " ".join(f"{t['name']}[{dims(t['shape'])}]{t['dtype']}" for t in tensors)
+
+
+def parity_lines(parity: dict | None) -> list[str]:
+    if not parity:
+        return []
+    lines = [
+        f"parity {parity['candidate']} vs {parity['reference']} on {parity['samples']} samples: "
+        + ("PASS" if parity["passed"] else "FAIL")
+    ]
+    lines.append(
+        "max abs error: " + ", ".join(f"{k} {v:.2e}" for k, v in parity["max_abs_error"].items())
+    )
+    lines.append(
+        "action error (max): "
+        + ", ".join(f"{k} {v['max']:.3g} {v['unit']}" for k, v in parity["action_error"].items())
+    )
+    if parity.get("identical_bins") is not None:
+        lines.append(f"identical action bins: {parity['identical_bins']:.2%}")
+    return lines

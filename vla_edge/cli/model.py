@@ -1,0 +1,57 @@
+"""`vla-edge model create`: a randomly initialized reference model, to try the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vla_edge.cli.common import ForceOpt, JsonOpt, command, console, print_json
+
+model_app = typer.Typer(
+    help="Create and inspect reference-family checkpoints.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(model_app, name="model")
+
+
+@command(model_app, "create")
+def create(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint directory to write.")],
+    preset: Annotated[str, typer.Option(help="tiny | small | base")] = "tiny",
+    head: Annotated[str, typer.Option(help="bins | continuous | flow")] = "bins",
+    image_size: Annotated[int, typer.Option(help="Camera height = width (0: preset default).")] = 0,
+    cameras: Annotated[str, typer.Option(help="Comma-separated camera names.")] = "front",
+    chunk: Annotated[int, typer.Option(help="Action chunk length.")] = 4,
+    state_dim: Annotated[int, typer.Option(help="Proprio state size (0: none).")] = 8,
+    text_encoder: Annotated[
+        str, typer.Option(help="own | minilm (all-MiniLM-L6-v2 weights).")
+    ] = "own",
+    seed: Annotated[int, typer.Option(help="Random seed of the initialization.")] = 0,
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a randomly initialized reference model (to try export, quantize, benchmark)."""
+    from vla_edge.policy.checkpoints import create_checkpoint
+
+    info = create_checkpoint(
+        output,
+        preset,
+        head,
+        image_size or None,
+        tuple(cameras.split(",")),
+        chunk,
+        state_dim,
+        text_encoder,
+        seed,
+        force,
+    )
+    if json_out:
+        print_json(info)
+        return
+    console.print(
+        f"created {preset}/{head} model ({info['parameters'] / 1e6:.2f}M parameters) at {output}"
+    )

@@ -1,0 +1,236 @@
+"""Export verbs: a reference checkpoint or any nn.Module + PolicySpec -> a verified bundle.
+
+Every export ends with a parity check of ONNX Runtime against PyTorch on sample inputs; a
+failed check raises ParityError and no bundle is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vla_edge.bundle import Bundle, BundleWriter, new_manifest
+from vla_edge.errors import ExportError
+from vla_edge.export.graphs import GenericGraph, GraphSpec, generic_input_names, reference_graphs
+from vla_edge.export.onnx_export import DEFAULT_OPSET, onnx_from_torch, tensor_table
+from vla_edge.export.parity import ParityConfig, compare
+from vla_edge.export.samples import sample_feeds
+from vla_edge.policy.spec import PolicySpec
+
+
+@dataclass
+class ExportConfig:
+    opset: int = DEFAULT_OPSET
+    monolithic: bool = False
+    exporter: str = "legacy"
+    include_source: bool = True
+    parity: ParityConfig = field(default_factory=ParityConfig)
+    parity_batch: int = 4
+    name: str | None = None
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if not 13 <= self.opset <= 21:
+            raise ExportError(
+                f"opset must be 13..21 (TensorRT 10.3 parses up to 20), got {self.opset}"
+            )
+        if self.exporter not in ("legacy", "dynamo"):
+            raise ExportError(f"exporter must be 'legacy' or 'dynamo', got {self.exporter!r}")
+        if self.parity_batch < 1:
+            raise ExportError(f"parity_batch must be >= 1, got {self.parity_batch}")
+
+
+def export_checkpoint(
+    ckpt: str | Path, out: str | Path, config: ExportConfig | None = None
+) -> Bundle:
+    """Reference checkpoint directory -> verified bundle (split layout unless monolithic)."""
+    from vla_edge.backends.torch import ModelFromCheckpoint
+
+    ckpt = Path(ckpt)
+    model = ModelFromCheckpoint(ckpt)()
+    config = config or ExportConfig()
+    tok_dir = ckpt / "tokenizer" if (ckpt / "tokenizer").is_dir() else None
+    return export_model(model, out, config, tokenizer_dir=tok_dir, source=ckpt)
+
+
+def export_model(
+    model,
+    out,
+    config: ExportConfig | None = None,
+    tokenizer_dir: Path | None = None,
+    source: Path | None = None,
+) -> Bundle:
+    """A VlaForActions instance -> bundle."""
+    config = config or ExportConfig()
+    graphs = reference_graphs(model.eval(), config.monolithic)
+    settings = {
+        "opset": config.opset,
+        "layout": _layout(config),
+        "exporter": config.exporter,
+        "preset": model.config.preset,
+        "head": model.config.head,
+    }
+    pre = _reference_preprocessing(model)
+    return _export(graphs, model.policy_spec, out, config, tokenizer_dir, settings, pre, source)
+
+
+def export_module(
+    module,
+    spec: PolicySpec,
+    out: str | Path,
+    config: ExportConfig | None = None,
+    tokenizer_dir: str | Path | None = None,
+) -> Bundle:
+    """Any nn.Module whose forward takes the spec's inputs by name and returns actions in
+    physical units -> monolithic bundle. Nothing of ours needs to be subclassed."""
+    config = config or ExportConfig(monolithic=True, include_source=False)
+    if not config.monolithic:
+        raise ExportError(
+            "a generic module exports as one graph: use ExportConfig(monolithic=True)"
+        )
+    if spec.instruction.tokenizer == "bundle" and tokenizer_dir is None:
+        raise ExportError("the spec's tokenizer is 'bundle' but no tokenizer_dir was given")
+    graph = GraphSpec(
+        "monolithic", GenericGraph(module.eval(), spec), generic_input_names(spec), ["actions"]
+    )
+    settings = {
+        "opset": config.opset,
+        "layout": "monolithic",
+        "exporter": config.exporter,
+        "module": type(module).__qualname__,
+    }
+    pre = {"image": {"layout": "NHWC", "dtype": "uint8", "in_graph": "as the module defines"}}
+    tok = Path(tokenizer_dir) if tokenizer_dir else None
+    return _export([graph], spec, out, config, tok, settings, pre, None)
+
+
+def _layout(config: ExportConfig) -> str:
+    return "monolithic" if config.monolithic else "split"
+
+
+def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source) -> Bundle:
+    from vla_edge.policy.tokenizer import load_tokenizer
+
+    out = Path(out)
+    tokenizer = load_tokenizer(
+        spec.instruction.tokenizer, spec.instruction.max_tokens, tokenizer_dir
+    )
+    started = time.perf_counter()
+    with BundleWriter(out, force=config.force) as writer:
+        feeds = sample_feeds(spec, tokenizer, batch=config.parity_batch, seed=0)
+        entries = _export_graphs(graphs, feeds, writer, config)
+        export_s = time.perf_counter() - started
+        report = _verify(graphs, entries, writer, spec, config, seed=1, tokenizer=tokenizer)
+        manifest = new_manifest(config.name or out.name, spec, "export", settings)
+        manifest["graphs"] = entries
+        manifest["preprocessing"] = {
+            **pre,
+            "instruction": {
+                "tokenizer": spec.instruction.tokenizer,
+                "max_tokens": spec.instruction.max_tokens,
+            },
+        }
+        manifest["postprocessing"] = _postprocessing(spec)
+        manifest["validation"] = {"parity": report.to_dict(), "export_seconds": round(export_s, 2)}
+        if tokenizer_dir is not None:
+            tokenizer.save(writer.path("tokenizer"))
+        if source is not None and config.include_source:
+            _copy_source(source, writer)
+        writer.finish(manifest)
+    return Bundle.load(out)
+
+
+def _export_graphs(graphs, feeds, writer, config) -> list[dict]:
+    import torch
+
+    example = {k: torch.from_numpy(v) for k, v in feeds.items()}
+    entries = []
+    for graph in graphs:
+        fname = f"{graph.role}.onnx"
+        onnx_from_torch(graph, example, writer.path(fname), config.opset, config.exporter)
+        inputs, outputs, opset = tensor_table(writer.path(fname))
+        entries.append(
+            {
+                "file": fname,
+                "role": graph.role,
+                "opset": opset,
+                "inputs": inputs,
+                "outputs": outputs,
+                "precision": "fp32",
+            }
+        )
+        if graph.role == "instruction_encoder":  # the policy graph is traced on the embedding
+            with torch.no_grad():
+                example["instruction_embedding"] = graph.module(
+                    example["input_ids"], example["attention_mask"]
+                )
+    return entries
+
+
+def _verify(graphs, entries, writer, spec, config, seed, tokenizer):
+    """Run PyTorch and ONNX Runtime side by side on fresh samples and compare."""
+    import torch
+
+    from vla_edge.backends.onnxrt import OnnxRuntimeRunner, SessionFromOnnx
+
+    feeds = sample_feeds(spec, tokenizer, batch=config.parity_batch, seed=seed)
+    ref, cand = {}, {}
+    t_feeds, o_feeds = dict(feeds), dict(feeds)
+    for graph, entry in zip(graphs, entries, strict=True):
+        with torch.no_grad():
+            args = [torch.from_numpy(np.ascontiguousarray(t_feeds[n])) for n in graph.input_names]
+            ref_out = graph.module(*args).numpy()
+        with OnnxRuntimeRunner(SessionFromOnnx(writer.path(entry["file"]))) as runner:
+            cand_out = runner.infer({n: o_feeds[n] for n in graph.input_names})[
+                graph.output_names[0]
+            ]
+        name = graph.output_names[0]
+        ref[name], cand[name] = ref_out, cand_out
+        t_feeds[name], o_feeds[name] = ref_out, cand_out
+    return compare(ref, cand, spec, config.parity)
+
+
+def _postprocessing(spec: PolicySpec) -> dict:
+    rep = spec.action.representation
+    decode = {
+        "bins": f"argmax over {spec.action.bins} bins per dimension -> bin centre in [low, high]",
+        "continuous": "standardized regression -> action_mean + action_std * z",
+        "flow": "flow matching, Euler steps from a fixed noise sample -> de-standardized",
+    }[rep]
+    return {
+        "representation": rep,
+        "decode": decode,
+        "in_graph": True,
+        "clamped_to_limits": True,
+        "units": spec.action.units,
+        "low": spec.action.low,
+        "high": spec.action.high,
+        "chunk": spec.action.chunk,
+    }
+
+
+def _reference_preprocessing(model) -> dict:
+    cfg = model.config
+    return {
+        "image": {
+            "layout": "NHWC",
+            "dtype": "uint8",
+            "in_graph": True,
+            "normalize": {"mean": cfg.image_mean, "std": cfg.image_std, "scale": 1 / 255},
+        },
+        "state": {
+            "in_graph": True,
+            "standardized": bool(model.policy_spec.normalization.state_mean),
+        },
+    }
+
+
+def _copy_source(source: Path, writer: BundleWriter) -> None:
+    for name in ("config.json", "model.safetensors"):
+        shutil.copyfile(source / name, writer.path(f"source/{name}"))
+    if (source / "tokenizer").is_dir():
+        shutil.copytree(source / "tokenizer", writer.path("source/tokenizer"), dirs_exist_ok=True)

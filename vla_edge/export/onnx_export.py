@@ -1,0 +1,131 @@
+"""torch -> ONNX for one graph, with the checks FACTS.md asks for after every export."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from vla_edge.errors import ExportError
+from vla_edge.export.graphs import GraphSpec
+
+DEFAULT_OPSET = 17
+
+
+def onnx_from_torch(
+    graph: GraphSpec,
+    example: dict[str, torch.Tensor],
+    path: Path,
+    opset: int = DEFAULT_OPSET,
+    exporter: str = "legacy",
+) -> None:
+    """Export `graph.module` called on `example` (by input name) to `path`, batch axis dynamic."""
+    args = tuple(example[name] for name in graph.input_names)
+    axes = {name: {0: "batch"} for name in graph.input_names + graph.output_names}
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            if exporter == "dynamo":
+                _dynamo(graph, args, path, opset)
+            else:
+                torch.onnx.export(
+                    graph.module,
+                    args,
+                    str(path),
+                    input_names=graph.input_names,
+                    output_names=graph.output_names,
+                    dynamic_axes=axes,
+                    opset_version=opset,
+                    do_constant_folding=True,
+                    dynamo=False,
+                )
+        with torch.no_grad():
+            out = graph.module(*args)
+        _static_output_dims(path, {graph.output_names[0]: tuple(out.shape)})
+    except ExportError:
+        raise
+    except Exception as exc:  # the exporters raise many types
+        raise ExportError(
+            f"torch.onnx.export of the {graph.role} graph failed at opset {opset} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            "Try --opset 18, or --exporter dynamo"
+        ) from exc
+    check_graph(path, graph)
+
+
+def _dynamo(graph: GraphSpec, args: tuple, path: Path, opset: int) -> None:
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    shapes = tuple({0: batch} for _ in args)
+    program = torch.onnx.export(
+        graph.module,
+        args,
+        input_names=graph.input_names,
+        output_names=graph.output_names,
+        dynamic_shapes=shapes,
+        opset_version=opset,
+        dynamo=True,
+        optimize=True,
+    )
+    program.save(str(path))
+
+
+def _static_output_dims(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """The exporter may leave symbolic non-batch output dims; pin them to the traced sizes
+    (TensorRT wants static shapes except the batch axis)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for value in model.graph.output:
+        for i, dim in enumerate(value.type.tensor_type.shape.dim):
+            if i > 0 and value.name in shapes:
+                dim.Clear()
+                dim.dim_value = int(shapes[value.name][i])
+    onnx.save(model, str(path))
+
+
+def check_graph(path: Path, graph: GraphSpec) -> None:
+    """The ONNX checker passes, names are as declared, and every batch axis is really dynamic."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as exc:
+        raise ExportError(f"exported {graph.role} graph fails onnx.checker: {exc}") from exc
+    model = onnx.load(str(path), load_external_data=False)
+    ins = [i.name for i in model.graph.input]
+    outs = [o.name for o in model.graph.output]
+    if ins != graph.input_names or outs != graph.output_names:
+        raise ExportError(
+            f"{graph.role} graph has inputs {ins} / outputs {outs}; expected "
+            f"{graph.input_names} / {graph.output_names} (an input unused by the model is dropped "
+            "by the exporter: make sure the model uses every declared input)"
+        )
+    for value in list(model.graph.input) + list(model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if not dims or not dims[0].dim_param:
+            raise ExportError(
+                f"{graph.role} graph: {value.name!r} lost its dynamic batch axis during export "
+                f"(first dim is {dims[0].dim_value if dims else 'missing'}); this happens with "
+                "ops that freeze shapes (e.g. scan): rewrite them or export with --exporter legacy"
+            )
+
+
+def tensor_table(path: Path) -> tuple[list[dict], list[dict], int | None]:
+    """Inputs, outputs (name, dtype, shape with strings for dynamic axes) and opset of a file."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(path), load_external_data=False)
+
+    def rows(values) -> list[dict]:
+        out = []
+        for v in values:
+            t = v.type.tensor_type
+            shape = [d.dim_param or d.dim_value for d in t.shape.dim]
+            dtype = str(helper.tensor_dtype_to_np_dtype(t.elem_type))
+            out.append({"name": v.name, "dtype": dtype, "shape": shape})
+        return out
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    return rows(model.graph.input), rows(model.graph.output), opset

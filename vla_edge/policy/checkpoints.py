@@ -1,0 +1,90 @@
+"""Creating reference checkpoints (random init) on disk, atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from vla_edge.errors import CheckpointError
+
+
+def create_checkpoint(
+    out: Path,
+    preset: str,
+    head: str,
+    image_size: int | None,
+    cameras: tuple[str, ...],
+    chunk: int,
+    state_dim: int,
+    text_encoder: str,
+    seed: int,
+    force: bool,
+) -> dict:
+    import torch
+
+    from vla_edge.policy.reference import (
+        VlaForActions,
+        default_spec,
+        load_minilm_weights,
+        minilm_config,
+        preset_config,
+    )
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise CheckpointError(f"{out} already exists: choose another --output or pass --force")
+    if text_encoder not in ("own", "minilm"):
+        raise CheckpointError(f"text encoder must be 'own' or 'minilm', got {text_encoder!r}")
+    spec = default_spec(
+        preset if preset in ("tiny", "small", "base") else "tiny",
+        head,
+        image_size,
+        chunk,
+        cameras,
+        state_dim,
+    )
+    torch.manual_seed(seed)
+    cfg = minilm_config(spec, preset) if text_encoder == "minilm" else preset_config(preset, spec)
+    model = VlaForActions(cfg)
+    if text_encoder == "minilm":
+        load_minilm_weights(model)
+    save_checkpoint(model, out, tokenizer=_minilm_tokenizer() if text_encoder == "minilm" else None)
+    return {
+        "path": str(out),
+        "preset": preset,
+        "head": head,
+        "text_encoder": text_encoder,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "spec": spec.to_dict(),
+    }
+
+
+def _minilm_tokenizer():
+    from vla_edge.policy.tokenizer import minilm_dir
+
+    return minilm_dir()
+
+
+def save_checkpoint(model, out: Path, tokenizer: Path | None = None) -> Path:
+    """save_pretrained into a temporary sibling, then rename into place."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        if tokenizer is not None:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(str(tokenizer), local_files_only=True)
+            tok.save_pretrained(str(tmp / "tokenizer"))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,31 @@
+"""Reading images from disk as uint8 RGB arrays (PNG/JPEG through Pillow, or .npy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vla_edge.errors import InputError
+
+
+def load_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 [H, W, 3]; resized to size=(H, W) when given."""
+    if not path.is_file():
+        raise InputError(f"no image file at {path}")
+    if path.suffix == ".npy":
+        img = np.load(path, allow_pickle=False)
+    else:
+        try:
+            from PIL import Image
+        except ImportError as exc:
+            raise InputError("reading PNG/JPEG needs Pillow: `pip install pillow`") from exc
+        try:
+            img = np.asarray(Image.open(path).convert("RGB"))
+        except OSError as exc:
+            raise InputError(f"{path} is not a readable image: {exc}") from exc
+    if size is not None and img.shape[:2] != size:
+        from PIL import Image
+
+        img = np.asarray(Image.fromarray(img).resize((size[1], size[0]), Image.BILINEAR))
+    return img

@@ -1,0 +1,175 @@
+"""Policy: camera frames + instruction + state in, an action chunk in physical units out.
+
+It wraps one or two runners (split layout: instruction encoder + per-frame policy graph;
+monolithic: one graph), checks every input against the spec, and caches the instruction
+embedding until the instruction changes, so the per-frame path never re-encodes the text.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vla_edge.backends.base import BACKENDS, Runner
+from vla_edge.errors import BackendError, BundleError, InputError, ShapeError
+from vla_edge.policy.spec import PolicySpec
+
+
+class Policy:
+    def __init__(
+        self, spec: PolicySpec, runners: dict[str, Runner], tokenizer, backend: str, source: str
+    ) -> None:
+        self.spec, self.runners, self.tokenizer = spec, runners, tokenizer
+        self.backend, self.source = backend, source
+        self.layout = "monolithic" if "monolithic" in runners else "split"
+        self.last_latency_ms: float | None = None
+        self.cache_hits = self.cache_misses = 0
+        self._cache_key: tuple | None = None
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        for runner in runners.values():
+            runner.activate()
+
+    # --- construction --------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        backend: str = "onnxrt",
+        providers: list[str] | None = None,
+        threads: int | None = None,
+        device: str | None = None,
+    ) -> Policy:
+        """A bundle directory (any backend) or a reference checkpoint directory (torch)."""
+        from vla_edge.policy import loading
+
+        if backend not in BACKENDS:
+            raise BackendError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
+        return loading.load_policy(cls, Path(path), backend, providers, threads, device)
+
+    def close(self) -> None:
+        for runner in self.runners.values():
+            runner.deactivate()
+
+    def __enter__(self) -> Policy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- inference -----------------------------------------------------------------------------
+    def predict(
+        self, frames: dict[str, np.ndarray], instruction: str, state: np.ndarray | None = None
+    ) -> np.ndarray:
+        """One observation -> action chunk [chunk, action_dim] (float32, physical units)."""
+        batched = {k: np.asarray(v)[None] for k, v in self._check_frame_keys(frames).items()}
+        st = None if state is None else np.asarray(state, dtype=np.float32)[None]
+        return self.predict_batch(batched, [instruction], st)[0]
+
+    def predict_batch(
+        self,
+        frames: dict[str, np.ndarray],
+        instructions: list[str] | str,
+        state: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Batched frames {camera: [B, H, W, 3]} -> actions [B, chunk, action_dim]."""
+        start = time.perf_counter()
+        feeds = self._image_feeds(self._check_frame_keys(frames))
+        batch = next(iter(feeds.values())).shape[0]
+        texts = [instructions] * batch if isinstance(instructions, str) else list(instructions)
+        if len(texts) != batch:
+            raise InputError(f"got {len(texts)} instructions for a batch of {batch} frames")
+        if self.spec.state_dim:
+            feeds["state"] = self._check_state(state, batch)
+        actions = self._run(feeds, texts)
+        self.last_latency_ms = (time.perf_counter() - start) * 1e3
+        return actions
+
+    def _run(self, feeds: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+        if self.layout == "monolithic":
+            feeds["input_ids"], feeds["attention_mask"] = self.tokenizer(texts)
+            return self.runners["monolithic"].infer(feeds)["actions"]
+        emb, mask = self._instruction(tuple(texts))
+        feeds["instruction_embedding"], feeds["attention_mask"] = emb, mask
+        return self.runners["policy"].infer(feeds)["actions"]
+
+    def _instruction(self, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        if texts == self._cache_key and self._cache is not None:
+            self.cache_hits += 1
+            return self._cache
+        self.cache_misses += 1
+        ids, mask = self.tokenizer(list(texts))
+        emb = self.runners["instruction_encoder"].infer({"input_ids": ids, "attention_mask": mask})[
+            "instruction_embedding"
+        ]
+        self._cache_key, self._cache = texts, (emb, mask)
+        return self._cache
+
+    def encode_instruction(self, instruction: str) -> None:
+        """Warm the instruction cache (e.g. when the operator changes the task)."""
+        if self.layout == "split":
+            self._instruction((instruction,))
+
+    # --- input checks --------------------------------------------------------------------------
+    def _check_frame_keys(self, frames: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if not isinstance(frames, dict):
+            raise InputError(
+                f"frames must be a dict {{camera: image}}, got {type(frames).__name__}"
+            )
+        names = self.spec.camera_names
+        unknown = sorted(set(frames) - set(names))
+        missing = sorted(set(names) - set(frames))
+        if unknown or missing:
+            raise InputError(
+                f"frames do not match the policy's cameras {names}: unknown {unknown}, "
+                f"missing {missing}"
+            )
+        return frames
+
+    def _image_feeds(self, frames: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds, batch = {}, None
+        for cam in self.spec.cameras:
+            img = np.asarray(frames[cam.name])
+            want = (cam.height, cam.width, 3)
+            if img.dtype != np.uint8:
+                raise InputError(
+                    f"camera {cam.name!r}: frames must be uint8 RGB (0-255), got {img.dtype}; "
+                    "convert with (img * 255).clip(0, 255).astype(np.uint8) if it is 0-1 float"
+                )
+            if img.ndim != 4 or img.shape[1:] != want:
+                raise ShapeError(
+                    f"camera {cam.name!r}: expected an image of shape {list(want)} (H, W, RGB), "
+                    f"got {list(img.shape[1:] if img.ndim == 4 else img.shape)}; resize the frame"
+                )
+            if batch is not None and img.shape[0] != batch:
+                raise ShapeError(f"cameras have different batch sizes ({batch} vs {img.shape[0]})")
+            batch = img.shape[0]
+            feeds[cam.input_name] = np.ascontiguousarray(img)
+        return feeds
+
+    def _check_state(self, state: np.ndarray | None, batch: int) -> np.ndarray:
+        s = self.spec.state_dim
+        if state is None:
+            raise InputError(f"this policy needs a proprio state of {s} values; none was given")
+        st = np.asarray(state, dtype=np.float32).reshape(batch, -1)
+        if st.shape[1] != s:
+            raise ShapeError(f"state must have {s} values, got {st.shape[1]}")
+        if not np.isfinite(st).all():
+            bad = np.argwhere(~np.isfinite(st))[0].tolist()
+            raise InputError(f"state contains NaN or inf (first at index {bad}); refusing to act")
+        return st
+
+
+def bundle_or_checkpoint(path: Path) -> str:
+    """'bundle' or 'checkpoint', or a BundleError that says what was found."""
+    from vla_edge.backends.torch.loader import is_checkpoint
+
+    if (path / "manifest.json").is_file():
+        return "bundle"
+    if is_checkpoint(path):
+        return "checkpoint"
+    raise BundleError(
+        f"{path} is neither a bundle (manifest.json) nor a reference checkpoint (config.json): "
+        "make a bundle with `vla-edge export CKPT -o BUNDLE`"
+    )
