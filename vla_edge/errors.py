@@ -71,3 +71,7 @@ class SimError(VlaEdgeError):
 
 class RuntimeLoopError(VlaEdgeError):
     """The control loop cannot start (bad camera, actuator, or a mismatched action space)."""
+
+
+class KernelBuildError(VlaEdgeError):
+    """A vla-edge CUDA kernel (or its host build) could not be compiled or loaded."""

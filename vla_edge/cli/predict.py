@@ -17,11 +17,14 @@ def register(app: typer.Typer) -> None:
 
 def predict(
     bundle: Annotated[Path, typer.Argument(help="Bundle (or checkpoint with --backend torch).")],
-    image: Annotated[
-        list[str],
-        typer.Option("--image", help="[CAMERA=]PATH of an image (PNG/JPEG/.npy); once per camera."),
-    ],
     instruction: Annotated[str, typer.Option(help="What the robot should do.")],
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="[CAMERA=]PATH of an image (PNG/JPEG/.npy); once per camera."),
+    ] = None,
+    example: Annotated[
+        bool, typer.Option("--example", help="Use a synthetic test-pattern frame per camera.")
+    ] = False,
     state: Annotated[str | None, typer.Option(help="Comma-separated proprio state.")] = None,
     backend: BackendOpt = "onnxrt",
     resize: Annotated[bool, typer.Option(help="Resize images to the camera size.")] = False,
@@ -35,8 +38,12 @@ def predict(
 
     with Policy.load(bundle, backend=backend) as policy:
         spec = policy.spec
-        frames = {}
-        for item in image:
+        frames = _example_frames(spec) if example else {}
+        if not image and not example:
+            raise InputError(
+                f"give one --image CAMERA=PATH per camera ({spec.camera_names}) or --example"
+            )
+        for item in image or []:
             cam, _, path = item.rpartition("=")
             cam = cam or spec.camera_names[0]
             c = spec.camera(cam)
@@ -73,3 +80,18 @@ def _parse_state(text: str):
         return np.asarray([float(v) for v in text.split(",")], np.float32)
     except ValueError as exc:
         raise InputError(f"--state must be comma-separated numbers, got {text!r}") from exc
+
+
+def _example_frames(spec) -> dict:
+    """A deterministic colour-gradient test pattern per camera (no files needed)."""
+    import numpy as np
+
+    frames = {}
+    for cam in spec.cameras:
+        y, x = np.mgrid[0 : cam.height, 0 : cam.width]
+        img = np.stack(
+            [x * 255 // max(cam.width - 1, 1), y * 255 // max(cam.height - 1, 1), (x + y) % 256],
+            axis=-1,
+        )
+        frames[cam.name] = img.astype(np.uint8)
+    return frames

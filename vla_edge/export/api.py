@@ -15,7 +15,7 @@ import numpy as np
 
 from vla_edge.bundle import Bundle, BundleWriter, new_manifest
 from vla_edge.errors import ExportError
-from vla_edge.export.graphs import GenericGraph, GraphSpec, generic_input_names, reference_graphs
+from vla_edge.export.graphs import GenericGraph, GraphSpec, reference_graphs
 from vla_edge.export.onnx_export import DEFAULT_OPSET, onnx_from_torch, tensor_table
 from vla_edge.export.parity import ParityConfig, compare
 from vla_edge.export.samples import sample_feeds
@@ -94,9 +94,8 @@ def export_module(
         )
     if spec.instruction.tokenizer == "bundle" and tokenizer_dir is None:
         raise ExportError("the spec's tokenizer is 'bundle' but no tokenizer_dir was given")
-    graph = GraphSpec(
-        "monolithic", GenericGraph(module.eval(), spec), generic_input_names(spec), ["actions"]
-    )
+    wrapped = GenericGraph(module.eval(), spec)
+    graph = GraphSpec("monolithic", wrapped, wrapped.accepted, ["actions"])
     settings = {
         "opset": config.opset,
         "layout": "monolithic",

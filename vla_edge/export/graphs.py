@@ -77,10 +77,9 @@ class GenericGraph(nn.Module):
     def __init__(self, module: nn.Module, spec: PolicySpec) -> None:
         super().__init__()
         self.module, self.spec = module, spec
-        self.names = generic_input_names(spec)
         params = inspect.signature(module.forward).parameters
         takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        self.accepted = [n for n in self.names if takes_kwargs or n in params]
+        self.accepted = [n for n in generic_input_names(spec) if takes_kwargs or n in params]
         if not any(n.startswith("image_") for n in self.accepted):
             raise ExportError(
                 f"{type(module).__name__}.forward takes none of the camera inputs "
@@ -92,8 +91,7 @@ class GenericGraph(nn.Module):
         self.register_buffer("high", torch.tensor(spec.action.high, dtype=torch.float32))
 
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
-        feeds = dict(zip(self.names, args, strict=True))
-        out = self.module(**{n: feeds[n] for n in self.accepted})
+        out = self.module(**dict(zip(self.accepted, args, strict=True)))
         if isinstance(out, (tuple, list)):
             out = out[0]
         if out.dim() == 2:

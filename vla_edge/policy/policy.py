@@ -88,8 +88,11 @@ class Policy:
 
     def _run(self, feeds: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
         if self.layout == "monolithic":
-            feeds["input_ids"], feeds["attention_mask"] = self.tokenizer(texts)
-            return self.runners["monolithic"].infer(feeds)["actions"]
+            runner = self.runners["monolithic"]
+            takes = {m.name for m in runner.input_metadata()}
+            if "input_ids" in takes:
+                feeds["input_ids"], feeds["attention_mask"] = self.tokenizer(texts)
+            return runner.infer({k: v for k, v in feeds.items() if k in takes})["actions"]
         emb, mask = self._instruction(tuple(texts))
         feeds["instruction_embedding"], feeds["attention_mask"] = emb, mask
         return self.runners["policy"].infer(feeds)["actions"]
