@@ -1,0 +1,1 @@
+"""Benchmark harness, device profiles, roofline estimator, reports."""
