@@ -1,0 +1,1 @@
+"""Fakes for tests that need no hardware and no trained model."""

@@ -1,0 +1,69 @@
+"""LoopConfig: every setting of the control loop, validated on construction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vla_edge.errors import RuntimeLoopError
+from vla_edge.runtime.chunking import CHUNKING
+from vla_edge.runtime.safety import ON_FAULT
+
+
+@dataclass
+class LoopConfig:
+    rate_hz: float = 30.0
+    instruction: str = ""
+    chunking: str = "open-loop"
+    execute: int | None = None  # actions executed per chunk (default: per strategy)
+    on_fault: str = "hold"
+    stale_ms: float | None = None  # max frame age; default max(250 ms, 3 periods)
+    overrun_periods: int = 3  # a synchronous inference longer than this many periods faults
+    duration_s: float | None = None
+    max_cycles: int | None = None
+    max_step: float | None = None  # rate limit: max change per step, fraction of the range
+    spin_ms: float = 1.0  # busy-wait before each deadline (precision vs CPU)
+    max_actuator_failures: int = 10  # consecutive failed writes before the run stops
+    warmup: int = 2  # inferences before the clock starts (not timed)
+    log_capacity: int = 100_000  # cycles kept for percentiles and the trace
+    ensemble_m: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rate_hz) and 0 < self.rate_hz <= 10_000):
+            raise RuntimeLoopError(f"rate must be in (0, 10000] Hz, got {self.rate_hz}")
+        if self.chunking not in CHUNKING:
+            raise RuntimeLoopError(
+                f"chunking must be one of {', '.join(CHUNKING)}, got {self.chunking!r}"
+            )
+        if self.on_fault not in ON_FAULT:
+            raise RuntimeLoopError(
+                f"on-fault must be one of {', '.join(ON_FAULT)}, got {self.on_fault!r}"
+            )
+        self._positive("stale_ms", self.stale_ms)
+        self._positive("duration_s", self.duration_s)
+        for name in ("overrun_periods", "max_actuator_failures"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise RuntimeLoopError(
+                    f"{name} must be an integer >= 1, got {getattr(self, name)!r}"
+                )
+        if self.max_cycles is not None and self.max_cycles < 1:
+            raise RuntimeLoopError(f"max_cycles must be >= 1, got {self.max_cycles}")
+        if self.warmup < 0 or self.spin_ms < 0:
+            raise RuntimeLoopError("warmup and spin_ms must be >= 0")
+        if self.max_step is not None and not 0 < self.max_step <= 1:
+            raise RuntimeLoopError(f"max_step must be in (0, 1] of the range, got {self.max_step}")
+
+    @staticmethod
+    def _positive(name: str, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise RuntimeLoopError(f"{name} must be > 0, got {value}")
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / self.rate_hz
+
+    @property
+    def stale_s(self) -> float:
+        if self.stale_ms is not None:
+            return self.stale_ms / 1e3
+        return max(0.25, 3 * self.period_s)

@@ -1,0 +1,101 @@
+"""Safety filter between the policy and the actuator.
+
+- `check_compatible` refuses to start when the bundle's action space does not match the
+  actuator's (dimension, names in order, units).
+- `SafetyFilter` clamps every action to the limits (the bundle's, intersected with the
+  actuator's when it declares its own), and limits the change per step to `max_step` times the
+  range of each dimension when asked. Non-finite values never reach it: the loop treats them
+  as a fault first.
+- `safe_values` gives the values of a hold / zero / stop command.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vla_edge.errors import RuntimeLoopError
+from vla_edge.policy.spec import ActionSpace
+from vla_edge.runtime.actuators.base import ActuatorSpace
+
+ON_FAULT = ("hold", "zero", "stop")
+
+
+def check_compatible(action: ActionSpace, target: ActuatorSpace, actuator: str) -> None:
+    """Raise RuntimeLoopError when the policy's action space cannot drive this actuator."""
+    fix = "export the policy for this robot, or point --actuator at the robot it was trained for"
+    if target.dim is not None and target.dim != action.dim:
+        raise RuntimeLoopError(
+            f"action space mismatch: the policy outputs {action.dim} values {action.names} but "
+            f"actuator {actuator} takes {target.dim}"
+            + (f" {target.names}" if target.names else "")
+            + f"; {fix}"
+        )
+    if target.names is not None and list(target.names) != list(action.names):
+        raise RuntimeLoopError(
+            f"action space mismatch: the policy's actions are {action.names} but actuator "
+            f"{actuator} expects {list(target.names)} (same order); {fix}"
+        )
+    if target.units is not None:
+        bad = [
+            f"{n}: policy {u!r} vs actuator {v!r}"
+            for n, u, v in zip(action.names, action.units, target.units, strict=True)
+            if u != v
+        ]
+        if bad:
+            raise RuntimeLoopError(f"action units differ ({'; '.join(bad)}); {fix}")
+
+
+class SafetyFilter:
+    """Clamp to limits and rate-limit. `max_step` is a fraction of each dimension's range."""
+
+    def __init__(
+        self,
+        action: ActionSpace,
+        target: ActuatorSpace | None = None,
+        max_step: float | None = None,
+    ) -> None:
+        low = np.asarray(action.low, dtype=np.float32)
+        high = np.asarray(action.high, dtype=np.float32)
+        if target is not None and target.low is not None:
+            low = np.maximum(low, np.asarray(target.low, dtype=np.float32))
+        if target is not None and target.high is not None:
+            high = np.minimum(high, np.asarray(target.high, dtype=np.float32))
+        if np.any(low > high):
+            raise RuntimeLoopError(
+                f"the policy's limits [{action.low}, {action.high}] and the actuator's "
+                f"[{target.low}, {target.high}] do not overlap"  # type: ignore[union-attr]
+            )
+        if max_step is not None and not 0 < max_step <= 1:
+            raise RuntimeLoopError(f"max_step must be in (0, 1] of the range, got {max_step}")
+        self.low, self.high = low, high
+        self.max_delta = None if max_step is None else (high - low) * np.float32(max_step)
+        self.clamped = 0  # actions changed by the limits
+        self.rate_limited = 0  # actions changed by the rate limit
+
+    def __call__(self, action: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+        out = np.clip(action.astype(np.float32, copy=False), self.low, self.high)
+        if not np.array_equal(out, action):
+            self.clamped += 1
+        if self.max_delta is not None and last is not None:
+            limited = np.clip(out, last - self.max_delta, last + self.max_delta)
+            if not np.array_equal(limited, out):
+                self.rate_limited += 1
+            out = np.clip(limited, self.low, self.high)
+        return out
+
+    def zero(self) -> np.ndarray:
+        return np.clip(np.zeros_like(self.low), self.low, self.high)
+
+
+def safe_values(
+    on_fault: str, last: np.ndarray | None, filt: SafetyFilter, initial: np.ndarray | None = None
+) -> np.ndarray:
+    """Values of the safe command: zeros under "zero"; otherwise the last command sent (or the
+    robot's initial state / zeros, before anything was sent)."""
+    if on_fault == "zero":
+        return filt.zero()
+    if last is not None:
+        return last.copy()
+    if initial is not None:
+        return np.clip(np.asarray(initial, dtype=np.float32), filt.low, filt.high)
+    return filt.zero()

@@ -1,0 +1,124 @@
+"""Start and shutdown of the control loop (a mixin of ControlLoop, kept apart for size).
+
+Start: connect the actuator and cameras, run `warmup` inferences on live frames (the first
+calls of a backend are slow; they are not timed and nothing is sent), check the chunk shape,
+seed the async delay estimate, start the watchdog / worker, then start the clock.
+
+Shutdown, whatever happened: send the final "stop" command (unless one was sent already),
+stop the threads, close cameras and actuator.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from vla_edge.errors import RuntimeLoopError
+from vla_edge.runtime import watchdog as wd
+from vla_edge.runtime.chunking import AsyncChunks
+from vla_edge.runtime.observe import observe
+from vla_edge.runtime.timing import now
+from vla_edge.runtime.worker import InferenceWorker
+
+
+class LoopStartup:
+    def _start(self) -> None:
+        self.actuator.connect()
+        for cam in self.cameras.values():
+            cam.connect()
+        state = self.actuator.state()
+        self.initial_state = None if state is None else np.asarray(state, dtype=np.float32)
+        self._zero_state, fallback = self._fallback_state()
+        self.state_source = "actuator" if state is not None else fallback
+        latency, primer = self._warmup()
+        self.warmup_latency_ms = latency * 1e3
+        cfg = self.config
+        self.watchdog = wd.Watchdog(
+            cfg.overrun_periods * self.period, self.period, self._on_overrun
+        )
+        self.watchdog.start()
+        if isinstance(self.chunker, AsyncChunks):
+            self.chunker.set_latency(latency, self.period)
+            self.worker = InferenceWorker(self._predict).start()
+        self.t_begin = time.monotonic()
+        self.scheduler.start()
+        if isinstance(self.chunker, AsyncChunks) and primer is not None:
+            chunk, stamp = primer
+            self._accept(chunk, 0, 0, stamp, latency * 1e3)
+
+    def _fallback_state(self) -> tuple[np.ndarray, str]:
+        """The state given to a policy that needs one when the actuator reports none: the
+        training mean (a neutral input), else zeros."""
+        if not self.spec.state_dim:
+            return np.zeros(0, np.float32), "none (the policy takes no state)"
+        mean = self.spec.normalization.state_mean
+        if mean is not None:
+            return np.asarray(mean, np.float32), "state_mean (the actuator reports no state)"
+        return np.zeros(self.spec.state_dim, np.float32), "zeros (the actuator reports no state)"
+
+    def _warmup(self) -> tuple[float, tuple[np.ndarray, float] | None]:
+        """Run `warmup` inferences; the slowest after the first is the latency estimate."""
+        times, primer = [], None
+        for _ in range(max(self.config.warmup, 1 if self.chunker.asynchronous else 0)):
+            frames = self._wait_frames()
+            obs = observe(self.spec, frames, self._state())
+            t0 = now()
+            try:
+                chunk = self._predict(obs)
+            except Exception as exc:
+                raise RuntimeLoopError(
+                    f"the policy failed on a live frame at start-up: {exc}"
+                ) from exc
+            times.append(now() - t0)
+            self._check_chunk_shape(chunk)
+            primer = (np.array(chunk, dtype=np.float32), obs.stamp)
+        latency = max(times[1:] or times or [0.0])
+        return latency, primer
+
+    def _wait_frames(self, timeout_s: float = 5.0) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            frames = {name: cam.read() for name, cam in self.cameras.items()}
+            if all(f is not None for f in frames.values()):
+                return frames
+            if time.monotonic() > deadline:
+                missing = [n for n, f in frames.items() if f is None]
+                raise RuntimeLoopError(f"cameras {missing} gave no frame within {timeout_s:.0f} s")
+            time.sleep(0.005)
+
+    def _check_chunk_shape(self, chunk) -> None:
+        want = (self.spec.action.chunk, self.spec.action.dim)
+        if np.shape(chunk) != want:
+            raise RuntimeLoopError(
+                f"the policy returned actions of shape {list(np.shape(chunk))}, but its spec "
+                f"says chunk x action_dim = {list(want)}; re-export the bundle"
+            )
+
+    def _check_sources(self) -> None:
+        for name, cam in self.cameras.items():
+            if cam.finished:
+                self.request_stop(f"camera {name!r} reached the end of its stream")
+        if self.actuator.finished:
+            self.request_stop(self.actuator.finished)
+
+    def _shutdown(self) -> None:
+        self.t_end = time.monotonic()
+        errors = []
+        if self.watchdog is not None:  # first, so it cannot send a hold after the stop
+            self.watchdog.stop()
+        final_needed = self.actuator.connected and not self._stop_sent
+        if final_needed and not self._safe_command(final=True):
+            errors.append(f"the final stop command failed: {self.last_error}")
+        if self.worker is not None:
+            self.worker.stop()
+        for cam in self.cameras.values():
+            try:
+                cam.close()
+            except Exception as exc:  # noqa: BLE001 - keep closing the rest
+                errors.append(f"closing camera {cam.name!r}: {exc}")
+        try:
+            self.actuator.close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"closing the actuator: {exc}")
+        self.shutdown_errors = errors
