@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "vla_edge.cli.export",
     "vla_edge.cli.info",
     "vla_edge.cli.predict",
+    "vla_edge.cli.run",
 ]
 
 
