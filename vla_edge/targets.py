@@ -55,12 +55,18 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "target": self.target, "device": self.device.name, "precision": self.precision,
-            "tensorrt": self.device.tensorrt, "compute_capability":
-            self.device.to_dict()["compute_capability"], "ok": self.ok, "graphs": self.graphs,
-            "errors": self.count("error"), "warnings": self.count("warning"),
-            "problems": [p.to_dict() for p in self.problems], "memory": self.memory,
-        }  # fmt: skip
+            "target": self.target,
+            "device": self.device.name,
+            "precision": self.precision,
+            "tensorrt": self.device.tensorrt,
+            "compute_capability": self.device.to_dict()["compute_capability"],
+            "ok": self.ok,
+            "graphs": self.graphs,
+            "errors": self.count("error"),
+            "warnings": self.count("warning"),
+            "problems": [p.to_dict() for p in self.problems],
+            "memory": self.memory,
+        }
 
 
 def bundle_graphs(path: Path) -> tuple[list[Path], dict[str, Any]]:
@@ -70,13 +76,16 @@ def bundle_graphs(path: Path) -> tuple[list[Path], dict[str, Any]]:
         return [path], {}
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
-        raise BundleError(f"{path} is neither a bundle (no manifest.json) nor an .onnx file: "
-                          "make one with `vla-edge export CKPT -o OUT`")  # fmt: skip
+        raise BundleError(
+            f"{path} is neither a bundle (no manifest.json) nor an .onnx file: "
+            "make one with `vla-edge export CKPT -o OUT`"
+        )
     manifest = json.loads(manifest_path.read_text())
     entries = manifest.get("graphs", [])
     if isinstance(entries, dict):
-        entries = [{"name": k, **v} if isinstance(v, dict) else {"file": v}
-                   for k, v in entries.items()]  # fmt: skip
+        entries = [
+            {"name": k, **v} if isinstance(v, dict) else {"file": v} for k, v in entries.items()
+        ]
     files = []
     for entry in entries:
         rel = entry.get("file") or entry.get("path") or entry.get("name")
@@ -92,8 +101,11 @@ def bundle_graphs(path: Path) -> tuple[list[Path], dict[str, Any]]:
 
 
 def _manifest_precision(manifest: dict[str, Any]) -> str:
-    found = {str(g.get("precision", "")).lower() for g in manifest.get("graphs", [])
-             if isinstance(g, dict)}  # fmt: skip
+    found = {
+        str(g.get("precision", "")).lower()
+        for g in manifest.get("graphs", [])
+        if isinstance(g, dict)
+    }
     for p in ("fp4", "fp8", "int8", "fp16"):
         if p in found:
             return p
@@ -130,40 +142,70 @@ def check(target: Path, options: CheckOptions) -> CheckReport:
 def _graph_problems(view: GraphView, device: DeviceProfile) -> list[Problem]:
     from vla_edge.backends.trt import graphcheck, qdq
 
-    return (graphcheck.check_opset(view) + graphcheck.check_ops(view)
-            + graphcheck.check_dtypes(view, device) + qdq.check_qdq(view)
-            + graphcheck.check_io(view))  # fmt: skip
+    return (
+        graphcheck.check_opset(view)
+        + graphcheck.check_ops(view)
+        + graphcheck.check_dtypes(view, device)
+        + qdq.check_qdq(view)
+        + graphcheck.check_io(view)
+    )
 
 
 def _precision_problems(view: GraphView, precision: str) -> list[Problem]:
     from vla_edge.backends.trt.qdq import has_qdq
 
     if precision == "int8" and not has_qdq(view):
-        return [Problem("warning", "int8-no-qdq",
-                        "int8 requested but the graph has no Q/DQ nodes: TensorRT 10.3 would need "
-                        "implicit INT8 calibration (deprecated) and builds it FP16/FP32 here",
-                        "quantize first: `vla-edge quantize BUNDLE --precision int8 --calib DEMOS`")]
-    return []  # fmt: skip
+        return [
+            Problem(
+                "warning",
+                "int8-no-qdq",
+                "int8 requested but the graph has no Q/DQ nodes: TensorRT 10.3 would need "
+                "implicit INT8 calibration (deprecated) and builds it FP16/FP32 here",
+                "quantize first: `vla-edge quantize BUNDLE --precision int8 --calib DEMOS`",
+            )
+        ]
+    return []
 
 
 def _device_problems(device: DeviceProfile, precision: str, options: CheckOptions) -> list[Problem]:
     out = []
     if device.kind == "host":
-        out.append(Problem("error", "device", "the host CPU has no TensorRT",
-                           "use `--backend onnxrt` on this machine, or check for a GPU device"))
+        out.append(
+            Problem(
+                "error",
+                "device",
+                "the host CPU has no TensorRT",
+                "use `--backend onnxrt` on this machine, or check for a GPU device",
+            )
+        )
     if precision in ("fp8", "fp4") and not device.supports(precision):
         need = "sm_89 (Ada/Hopper)" if precision == "fp8" else "sm_100 (Blackwell)"
-        out.append(Problem(
-            "error", "precision",
-            f"{precision.upper()} requested but {device.title} ({device.sm}) has no "
-            f"{precision.upper()} tensor cores; it needs {need} or newer",
-            "build with --precision int8 (QDQ) or fp16",
-        ))  # fmt: skip
+        out.append(
+            Problem(
+                "error",
+                "precision",
+                f"{precision.upper()} requested but {device.title} ({device.sm}) has no "
+                f"{precision.upper()} tensor cores; it needs {need} or newer",
+                "build with --precision int8 (QDQ) or fp16",
+            )
+        )
     if options.dla is not None and options.dla >= device.dla_cores:
         cores = f"DLA cores 0..{device.dla_cores - 1}" if device.dla_cores else "no DLA"
-        out.append(Problem("error", "dla", f"--dla {options.dla} but {device.title} has {cores}",
-                           "drop --dla (run on the GPU) or pick an existing core"))
+        out.append(
+            Problem(
+                "error",
+                "dla",
+                f"--dla {options.dla} but {device.title} has {cores}",
+                "drop --dla (run on the GPU) or pick an existing core",
+            )
+        )
     if options.dla is not None and precision not in ("fp16", "int8"):
-        out.append(Problem("warning", "dla", f"DLA runs FP16/INT8 only; {precision} layers "
-                           "fall back to the GPU", "use --precision fp16 or int8 with --dla"))
+        out.append(
+            Problem(
+                "warning",
+                "dla",
+                f"DLA runs FP16/INT8 only; {precision} layers fall back to the GPU",
+                "use --precision fp16 or int8 with --dla",
+            )
+        )
     return out

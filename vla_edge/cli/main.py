@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "vla_edge.cli.info",
     "vla_edge.cli.predict",
     "vla_edge.cli.run",
+    "vla_edge.cli.build",
 ]
 
 

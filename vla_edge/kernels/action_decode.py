@@ -28,7 +28,8 @@ class DecodeParams(ctypes.Structure):
     """Mirror of VlaDecodeParams (kernels/action_decode/action_decode.h)."""
 
     _fields_ = [(n, ctypes.c_int32) for n in ("dims", "bins", "logits_f16", "_pad")] + [
-        (n, ctypes.c_float * MAX_DIMS) for n in ("bin_low", "bin_width", "mean", "std", "low", "high")
+        (n, ctypes.c_float * MAX_DIMS)
+        for n in ("bin_low", "bin_width", "mean", "std", "low", "high")
     ]
 
 
@@ -59,8 +60,9 @@ class DecodeConfig:
         if np.any(self.low > self.high):
             raise InputError(f"low must be <= high per dimension, got {self.low} / {self.high}")
         self.bin_low = _vec("bin_low", self.bin_low, n, 0) if self.bin_low is not None else self.low
-        self.bin_high = (_vec("bin_high", self.bin_high, n, 0) if self.bin_high is not None
-                         else self.high)  # fmt: skip
+        self.bin_high = (
+            _vec("bin_high", self.bin_high, n, 0) if self.bin_high is not None else self.high
+        )
         self.mean, self.std = _vec("mean", self.mean, n, 0), _vec("std", self.std, n, 1)
 
     @property
@@ -79,9 +81,14 @@ class DecodeConfig:
 
     def params(self, logits_f16: bool = False) -> DecodeParams:
         p = DecodeParams(dims=self.dims, bins=self.bins, logits_f16=int(logits_f16))
-        for name, values in (("bin_low", self.bin_low), ("bin_width", self.bin_width),
-                             ("mean", self.mean), ("std", self.std), ("low", self.low),
-                             ("high", self.high)):  # fmt: skip
+        for name, values in (
+            ("bin_low", self.bin_low),
+            ("bin_width", self.bin_width),
+            ("mean", self.mean),
+            ("std", self.std),
+            ("low", self.low),
+            ("high", self.high),
+        ):
             getattr(p, name)[: self.dims] = [float(v) for v in values]
         return p
 
@@ -90,8 +97,9 @@ def _rows(logits: np.ndarray, cfg: DecodeConfig) -> np.ndarray:
     if logits.dtype not in (np.float32, np.float16):
         raise InputError(f"logits must be float32 or float16, got {logits.dtype}")
     if logits.ndim < 2 or logits.shape[-1] != cfg.bins or logits.shape[-2] != cfg.dims:
-        raise InputError(f"logits must be [..., {cfg.dims} dims, {cfg.bins} bins], got "
-                         f"{list(logits.shape)}")  # fmt: skip
+        raise InputError(
+            f"logits must be [..., {cfg.dims} dims, {cfg.bins} bins], got {list(logits.shape)}"
+        )
     return np.ascontiguousarray(logits)
 
 
@@ -115,24 +123,39 @@ def decode_host(logits: np.ndarray, cfg: DecodeConfig) -> tuple[np.ndarray, np.n
     idx = np.empty(logits.shape[:-1], np.int32)
     params = cfg.params(logits.dtype == np.float16)
     code = host_library().vla_action_decode_host(
-        logits.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(rows), ctypes.byref(params),
-        actions.ctypes.data_as(ctypes.c_void_p), idx.ctypes.data_as(ctypes.c_void_p),
-    )  # fmt: skip
+        logits.ctypes.data_as(ctypes.c_void_p),
+        ctypes.c_int64(rows),
+        ctypes.byref(params),
+        actions.ctypes.data_as(ctypes.c_void_p),
+        idx.ctypes.data_as(ctypes.c_void_p),
+    )
     if code != 0:
         raise InputError(f"action decode rejected its parameters: {cfg}")
     return actions, idx
 
 
-def decode_cuda(logits_ptr: int, rows: int, actions_ptr: int, cfg: DecodeConfig, *,
-                logits_f16: bool = False, indices_ptr: int = 0, stream: int = 0) -> None:  # fmt: skip
+def decode_cuda(
+    logits_ptr: int,
+    rows: int,
+    actions_ptr: int,
+    cfg: DecodeConfig,
+    *,
+    logits_f16: bool = False,
+    indices_ptr: int = 0,
+    stream: int = 0,
+) -> None:
     """Launch the CUDA kernel on device pointers, asynchronously on `stream`."""
     from vla_edge.errors import BackendError
     from vla_edge.kernels.build import cuda_library
 
     params = cfg.params(logits_f16)
     code = cuda_library().vla_action_decode_launch(
-        ctypes.c_void_p(logits_ptr), ctypes.c_int64(rows), ctypes.byref(params),
-        ctypes.c_void_p(actions_ptr), ctypes.c_void_p(indices_ptr or None), ctypes.c_void_p(stream),
-    )  # fmt: skip
+        ctypes.c_void_p(logits_ptr),
+        ctypes.c_int64(rows),
+        ctypes.byref(params),
+        ctypes.c_void_p(actions_ptr),
+        ctypes.c_void_p(indices_ptr or None),
+        ctypes.c_void_p(stream),
+    )
     if code != 0:
         raise BackendError(f"action decode launch failed (code {code})")

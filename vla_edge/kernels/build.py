@@ -80,7 +80,9 @@ def _compile(cmd: list[str], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         target = Path(tmp) / out.name
-        done = subprocess.run([*cmd, "-o", str(target)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [*cmd, "-o", str(target)], capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise KernelBuildError(
                 f"compiling {out.name} failed (exit {done.returncode}): {' '.join(cmd)}\n"
@@ -120,6 +122,9 @@ def cuda_library() -> ctypes.CDLL:
     key = _digest(files, _version(nvcc), *flags)
     out = cache_dir() / key / "libvla_kernels_cuda.so"
     if not out.is_file():
-        cu = [str(root / "preprocess" / "preprocess.cu"), str(root / "action_decode" / "action_decode.cu")]
+        cu = [
+            str(root / "preprocess" / "preprocess.cu"),
+            str(root / "action_decode" / "action_decode.cu"),
+        ]
         _compile([nvcc, *flags, *cu], out)
     return ctypes.CDLL(str(out))

@@ -50,7 +50,9 @@ class DeviceBuffer:
     def __init__(self, nbytes: int) -> None:
         self.nbytes = int(nbytes)
         self._ptr = ctypes.c_void_p()
-        check(cudart().cudaMalloc(ctypes.byref(self._ptr), ctypes.c_size_t(self.nbytes)), "cudaMalloc")
+        check(
+            cudart().cudaMalloc(ctypes.byref(self._ptr), ctypes.c_size_t(self.nbytes)), "cudaMalloc"
+        )
 
     @property
     def ptr(self) -> int:
@@ -65,13 +67,21 @@ class DeviceBuffer:
 
     def upload(self, array: np.ndarray) -> None:
         array = np.ascontiguousarray(array)
-        check(cudart().cudaMemcpy(self._ptr, array.ctypes.data_as(ctypes.c_void_p),
-                                  ctypes.c_size_t(array.nbytes), H2D), "cudaMemcpy H2D")
+        check(
+            cudart().cudaMemcpy(
+                self._ptr, array.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(array.nbytes), H2D
+            ),
+            "cudaMemcpy H2D",
+        )
 
     def download(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         out = np.empty(shape, dtype=dtype)
-        check(cudart().cudaMemcpy(out.ctypes.data_as(ctypes.c_void_p), self._ptr,
-                                  ctypes.c_size_t(out.nbytes), D2H), "cudaMemcpy D2H")
+        check(
+            cudart().cudaMemcpy(
+                out.ctypes.data_as(ctypes.c_void_p), self._ptr, ctypes.c_size_t(out.nbytes), D2H
+            ),
+            "cudaMemcpy D2H",
+        )
         return out
 
     def free(self) -> None:

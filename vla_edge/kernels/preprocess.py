@@ -38,11 +38,30 @@ F = np.float32
 class PreprocessParams(ctypes.Structure):
     """Mirror of VlaPreprocessParams (kernels/preprocess/preprocess.h)."""
 
-    _fields_ = [("src_batch_stride", ctypes.c_int64)] + [
-        (n, ctypes.c_int32) for n in ("src_w", "src_h", "src_stride", "uv_offset", "uv_stride",
-                                      "dst_w", "dst_h", "format", "colorspace", "out_layout")
-    ] + [("scale_x", ctypes.c_float), ("scale_y", ctypes.c_float),
-         ("norm_scale", ctypes.c_float * 3), ("norm_bias", ctypes.c_float * 3)]  # fmt: skip
+    _fields_ = (
+        [("src_batch_stride", ctypes.c_int64)]
+        + [
+            (n, ctypes.c_int32)
+            for n in (
+                "src_w",
+                "src_h",
+                "src_stride",
+                "uv_offset",
+                "uv_stride",
+                "dst_w",
+                "dst_h",
+                "format",
+                "colorspace",
+                "out_layout",
+            )
+        ]
+        + [
+            ("scale_x", ctypes.c_float),
+            ("scale_y", ctypes.c_float),
+            ("norm_scale", ctypes.c_float * 3),
+            ("norm_bias", ctypes.c_float * 3),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,9 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         for key, table in (("format", FORMATS), ("layout", LAYOUTS), ("colorspace", COLORSPACES)):
             if getattr(self, key) not in table:
-                raise InputError(f"{key} must be one of {sorted(table)}, got {getattr(self, key)!r}")
+                raise InputError(
+                    f"{key} must be one of {sorted(table)}, got {getattr(self, key)!r}"
+                )
         if min(self.src_width, self.src_height, self.dst_width, self.dst_height) <= 0:
             raise InputError("frame and output sizes must be positive")
         if self.format in ("nv12", "yuyv") and self.src_width % 2:
@@ -100,13 +121,22 @@ class PreprocessConfig:
     def params(self) -> PreprocessParams:
         scale, bias = self.norm()
         return PreprocessParams(
-            src_batch_stride=self.frame_bytes, src_w=self.src_width, src_h=self.src_height,
-            src_stride=self.stride, uv_offset=self.src_height * self.stride, uv_stride=self.stride,
-            dst_w=self.dst_width, dst_h=self.dst_height, format=FORMATS[self.format],
-            colorspace=COLORSPACES[self.colorspace], out_layout=LAYOUTS[self.layout],
-            scale_x=F(self.src_width / self.dst_width), scale_y=F(self.src_height / self.dst_height),
-            norm_scale=(ctypes.c_float * 3)(*scale), norm_bias=(ctypes.c_float * 3)(*bias),
-        )  # fmt: skip
+            src_batch_stride=self.frame_bytes,
+            src_w=self.src_width,
+            src_h=self.src_height,
+            src_stride=self.stride,
+            uv_offset=self.src_height * self.stride,
+            uv_stride=self.stride,
+            dst_w=self.dst_width,
+            dst_h=self.dst_height,
+            format=FORMATS[self.format],
+            colorspace=COLORSPACES[self.colorspace],
+            out_layout=LAYOUTS[self.layout],
+            scale_x=F(self.src_width / self.dst_width),
+            scale_y=F(self.src_height / self.dst_height),
+            norm_scale=(ctypes.c_float * 3)(*scale),
+            norm_bias=(ctypes.c_float * 3)(*bias),
+        )
 
 
 def _frames(frames: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
@@ -115,8 +145,10 @@ def _frames(frames: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     if arr.dtype != np.uint8:
         raise InputError(f"camera frames must be uint8, got {arr.dtype}")
     if arr.size % cfg.frame_bytes:
-        raise InputError(f"{arr.size} bytes is not a whole number of {cfg.format} "
-                         f"{cfg.src_width}x{cfg.src_height} frames ({cfg.frame_bytes} bytes each)")
+        raise InputError(
+            f"{arr.size} bytes is not a whole number of {cfg.format} "
+            f"{cfg.src_width}x{cfg.src_height} frames ({cfg.frame_bytes} bytes each)"
+        )
     return arr.reshape(-1, cfg.frame_bytes)
 
 
@@ -137,7 +169,9 @@ def source_rgb(frame: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
         order = [2, 1, 0] if cfg.format.startswith("bgr") else [0, 1, 2]
         return px[..., order].astype(F)
     if cfg.format == "nv12":
-        uv = frame[h * s : h * s + (h // 2) * s].reshape(h // 2, s)[:, :w].reshape(h // 2, w // 2, 2)
+        uv = (
+            frame[h * s : h * s + (h // 2) * s].reshape(h // 2, s)[:, :w].reshape(h // 2, w // 2, 2)
+        )
         up = np.repeat(np.repeat(uv, 2, axis=0), 2, axis=1)
         return _yuv_to_rgb(rows[:, :w], up[..., 0], up[..., 1], cfg.colorspace)
     quads = rows[:, : w * 2].reshape(h, w // 2, 4)  # yuyv: Y0 U Y1 V
@@ -184,24 +218,30 @@ def preprocess_host(frames: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     out = np.empty((src.shape[0], *cfg.out_shape), dtype=cfg.out_dtype)
     params = cfg.params()
     code = host_library().vla_preprocess_host(
-        src.ctypes.data_as(ctypes.c_void_p), ctypes.c_int(src.shape[0]), ctypes.byref(params),
+        src.ctypes.data_as(ctypes.c_void_p),
+        ctypes.c_int(src.shape[0]),
+        ctypes.byref(params),
         out.ctypes.data_as(ctypes.c_void_p),
-    )  # fmt: skip
+    )
     if code != 0:
         raise InputError(f"preprocess kernel rejected the parameters {cfg}")
     return out
 
 
-def preprocess_cuda(src_ptr: int, dst_ptr: int, batch: int, cfg: PreprocessConfig,
-                    stream: int = 0) -> None:  # fmt: skip
+def preprocess_cuda(
+    src_ptr: int, dst_ptr: int, batch: int, cfg: PreprocessConfig, stream: int = 0
+) -> None:
     """Launch the CUDA kernel on device (or mapped) pointers, asynchronously on `stream`."""
     from vla_edge.errors import BackendError
     from vla_edge.kernels.build import cuda_library
 
     params = cfg.params()
     code = cuda_library().vla_preprocess_launch(
-        ctypes.c_void_p(src_ptr), ctypes.c_int(batch), ctypes.byref(params),
-        ctypes.c_void_p(dst_ptr), ctypes.c_void_p(stream),
-    )  # fmt: skip
+        ctypes.c_void_p(src_ptr),
+        ctypes.c_int(batch),
+        ctypes.byref(params),
+        ctypes.c_void_p(dst_ptr),
+        ctypes.c_void_p(stream),
+    )
     if code != 0:
         raise BackendError(f"preprocess kernel launch failed (code {code}) for {cfg}")

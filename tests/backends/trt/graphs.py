@@ -67,11 +67,13 @@ def _qdq_nodes(act_zp: str, w_zp: str, fp8: bool = False) -> list:
     nodes = _base_nodes(weight_in="w_dq")
     q = [
         helper.make_node("QuantizeLinear", ["flat", "x_scale", act_zp], ["flat_q"], name="q_act"),
-        helper.make_node("DequantizeLinear", ["flat_q", "x_scale", act_zp], ["flat_dq"],
-                         name="dq_act"),
-        helper.make_node("DequantizeLinear", ["w_q", "w_scale", w_zp], ["w_dq"], axis=1,
-                         name="dq_weight"),
-    ]  # fmt: skip
+        helper.make_node(
+            "DequantizeLinear", ["flat_q", "x_scale", act_zp], ["flat_dq"], name="dq_act"
+        ),
+        helper.make_node(
+            "DequantizeLinear", ["w_q", "w_scale", w_zp], ["w_dq"], axis=1, name="dq_weight"
+        ),
+    ]
     nodes[2] = helper.make_node("MatMul", ["flat_dq", "w_dq"], ["logits"], name="head_matmul")
     return nodes[:2] + q + nodes[2:]
 
@@ -90,12 +92,18 @@ def qdq(zero_point: int = 0, weight_axis_ok: bool = True, fp8: bool = False) -> 
         zp_x = numpy_helper.from_array(np.array(zero_point, dtype=np_t), "x_zp")
         zp_w = numpy_helper.from_array(np.zeros(n, dtype=np_t), "w_zp")
     scales = np.full(n if weight_axis_ok else k, 0.01, dtype=np.float32)
-    inits += [w_q, zp_x, zp_w, numpy_helper.from_array(scales, "w_scale"),
-              numpy_helper.from_array(np.array(0.1, dtype=np.float32), "x_scale")]  # fmt: skip
+    inits += [
+        w_q,
+        zp_x,
+        zp_w,
+        numpy_helper.from_array(scales, "w_scale"),
+        numpy_helper.from_array(np.array(0.1, dtype=np.float32), "x_scale"),
+    ]
     nodes = _qdq_nodes("x_zp", "w_zp", fp8)
     if not weight_axis_ok:
-        nodes[4] = helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zp"], ["w_dq"],
-                                    axis=0, name="dq_weight")  # fmt: skip
+        nodes[4] = helper.make_node(
+            "DequantizeLinear", ["w_q", "w_scale", "w_zp"], ["w_dq"], axis=0, name="dq_weight"
+        )
         inits = [i for i in inits if i.name != "w_zp"]
         inits.append(numpy_helper.from_array(np.zeros(k, dtype=np.int8), "w_zp"))
     return make_model(nodes, inits, opset=19 if fp8 else 17)

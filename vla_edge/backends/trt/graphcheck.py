@@ -25,11 +25,15 @@ def check_opset(view: GraphView) -> list[Problem]:
         if imp.domain not in ("", "ai.onnx"):
             continue
         if not MIN_OPSET <= imp.version <= MAX_OPSET:
-            out.append(Problem(
-                "error", "opset",
-                f"default-domain opset {imp.version}; TensorRT {TRT_VERSION} parses opsets "
-                f"{MIN_OPSET}..{MAX_OPSET}", EXPORT_FIX,
-            ))  # fmt: skip
+            out.append(
+                Problem(
+                    "error",
+                    "opset",
+                    f"default-domain opset {imp.version}; TensorRT {TRT_VERSION} parses opsets "
+                    f"{MIN_OPSET}..{MAX_OPSET}",
+                    EXPORT_FIX,
+                )
+            )
     return out
 
 
@@ -46,11 +50,16 @@ def check_ops(view: GraphView) -> list[Problem]:
         more = "" if key not in seen else " (again)"
         seen.add(key)
         domain = f" (domain {node.domain})" if node.domain else ""
-        out.append(Problem(
-            "error", "unsupported-op",
-            f"op {node.op_type}{domain} is not supported by TensorRT {TRT_VERSION}'s ONNX "
-            f"parser{more}", support.fix, node=where,
-        ))  # fmt: skip
+        out.append(
+            Problem(
+                "error",
+                "unsupported-op",
+                f"op {node.op_type}{domain} is not supported by TensorRT {TRT_VERSION}'s ONNX "
+                f"parser{more}",
+                support.fix,
+                node=where,
+            )
+        )
     return out
 
 
@@ -62,39 +71,57 @@ def _check_node_types(view: GraphView, node: Any, types: tuple[str, ...]) -> lis
     if dtype is None or dtype in types:
         return []
     if dtype == "UINT8" and name in view.io_names:
-        fix = f"cast the uint8 input `{name}` to float first (Cast is the only op TensorRT " \
-              "runs on UINT8 network inputs)"  # fmt: skip
+        fix = (
+            f"cast the uint8 input `{name}` to float first (Cast is the only op TensorRT "
+            "runs on UINT8 network inputs)"
+        )
     else:
         fix = f"insert a Cast to one of {', '.join(types)} before this node, or change the export"
-    return [Problem(
-        "error", "op-dtype",
-        f"{node.op_type} gets {dtype} input `{name}`; TensorRT {TRT_VERSION} runs it on "
-        f"{', '.join(types)}", fix, node=node_label(node),
-    )]  # fmt: skip
+    return [
+        Problem(
+            "error",
+            "op-dtype",
+            f"{node.op_type} gets {dtype} input `{name}`; TensorRT {TRT_VERSION} runs it on "
+            f"{', '.join(types)}",
+            fix,
+            node=node_label(node),
+        )
+    ]
 
 
 def _const_input(view: GraphView, node: Any, index: int, what: str) -> list[Problem]:
     if len(node.input) <= index or not node.input[index] or view.is_constant(node.input[index]):
         return []
-    return [Problem(
-        "error", "restriction",
-        f"{node.op_type}: {what} `{node.input[index]}` is computed at run time; TensorRT "
-        f"{TRT_VERSION} needs it as an initializer", "fold it to a constant (export with static "
-        "axes, or run onnx-simplifier / polygraphy surgeon sanitize --fold-constants)",
-        node=node_label(node),
-    )]  # fmt: skip
+    return [
+        Problem(
+            "error",
+            "restriction",
+            f"{node.op_type}: {what} `{node.input[index]}` is computed at run time; TensorRT "
+            f"{TRT_VERSION} needs it as an initializer",
+            "fold it to a constant (export with static "
+            "axes, or run onnx-simplifier / polygraphy surgeon sanitize --fold-constants)",
+            node=node_label(node),
+        )
+    ]
 
 
 def _bad_attr(node: Any, message: str, fix: str) -> list[Problem]:
-    return [Problem("error", "restriction", f"{node.op_type}: {message}", fix, node=node_label(node))]
+    return [
+        Problem("error", "restriction", f"{node.op_type}: {message}", fix, node=node_label(node))
+    ]
 
 
 _AXES_INPUT_OPS = {"Squeeze", "Unsqueeze", "CumSum"} | {
     f"Reduce{k}"
     for k in ("L1", "L2", "LogSum", "LogSumExp", "Max", "Mean", "Min", "Prod", "Sum", "SumSquare")
 }
-_RESIZE_MODES = {"half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn", "asymmetric",
-                 "align_corners"}  # fmt: skip
+_RESIZE_MODES = {
+    "half_pixel",
+    "pytorch_half_pixel",
+    "tf_half_pixel_for_nn",
+    "asymmetric",
+    "align_corners",
+}
 
 
 def check_restrictions(view: GraphView, node: Any) -> list[Problem]:
@@ -111,12 +138,15 @@ def check_restrictions(view: GraphView, node: Any) -> list[Problem]:
         return _check_topk(view, node)
     if op in ("MaxPool", "LayerNormalization") and _uses_extra_outputs(view, node):
         return _bad_attr(node, "only the first output is supported", "do not use the others")
-    if op in ("AveragePool", "MaxPool", "LpPool") and any(d != 1 for d in attr(node, "dilations", [])):
+    if op in ("AveragePool", "MaxPool", "LpPool") and any(
+        d != 1 for d in attr(node, "dilations", [])
+    ):
         return _bad_attr(node, "dilations must be all ones", "use an undilated pool")
     if op == "ScatterND" and attr(node, "reduction", b"none") not in (b"none", "none"):
         return _bad_attr(node, "`reduction` is unsupported", "scatter without reduction")
-    if op == "Constant" and any(a.name in ("sparse_value", "value_string", "value_strings")
-                                for a in node.attribute):  # fmt: skip
+    if op == "Constant" and any(
+        a.name in ("sparse_value", "value_string", "value_strings") for a in node.attribute
+    ):
         return _bad_attr(node, "sparse/string constants are unsupported", "use a dense tensor")
     return []
 
@@ -135,8 +165,11 @@ def _check_resize(node: Any) -> list[Problem]:
     if mode not in ("nearest", "linear"):
         return _bad_attr(node, f"mode {mode!r} unsupported", "use mode='linear' (bilinear)")
     if ctm not in _RESIZE_MODES:
-        return _bad_attr(node, f"coordinate_transformation_mode {ctm!r} unsupported",
-                         f"use one of {sorted(_RESIZE_MODES)}")  # fmt: skip
+        return _bad_attr(
+            node,
+            f"coordinate_transformation_mode {ctm!r} unsupported",
+            f"use one of {sorted(_RESIZE_MODES)}",
+        )
     if attr(node, "antialias", 0):
         return _bad_attr(node, "antialias is unsupported", "resize with antialias=False")
     if _s(attr(node, "keep_aspect_ratio_policy", "stretch")) != "stretch":
@@ -156,50 +189,70 @@ def _check_topk(view: GraphView, node: Any) -> list[Problem]:
 def check_dtypes(view: GraphView, device: DeviceProfile) -> list[Problem]:
     out: list[Problem] = []
     counts: dict[str, list[str]] = {}
-    for name, elem in view.types.items():
+    for name in view.types:
         counts.setdefault(view.dtype(name) or "?", []).append(name)
     out += _fp_lowbit(counts, "FP8", "fp8", device, "sm_89 (Ada) or newer")
     out += _fp_lowbit(counts, "FP4", "fp4", device, "sm_100 (Blackwell) or newer")
     if counts.get("DOUBLE"):
-        out.append(Problem(
-            "warning", "dtype-double",
-            f"{len(counts['DOUBLE'])} DOUBLE tensors (e.g. `{counts['DOUBLE'][0]}`): TensorRT "
-            "casts them to FP32, clamping to +-FLT_MAX", "export in float32 (model.float())",
-        ))  # fmt: skip
+        out.append(
+            Problem(
+                "warning",
+                "dtype-double",
+                f"{len(counts['DOUBLE'])} DOUBLE tensors (e.g. `{counts['DOUBLE'][0]}`): TensorRT "
+                "casts them to FP32, clamping to +-FLT_MAX",
+                "export in float32 (model.float())",
+            )
+        )
     for name in counts.get("UINT8", []):
         if name in view.io_names or name in view.initializers or _is_qdq_tensor(view, name):
             continue
-        out.append(Problem(
-            "error", "dtype-uint8",
-            f"UINT8 tensor `{name}` inside the graph; TensorRT accepts UINT8 only as a "
-            "network input or output", "cast to float right after the input",
-        ))  # fmt: skip
+        out.append(
+            Problem(
+                "error",
+                "dtype-uint8",
+                f"UINT8 tensor `{name}` inside the graph; TensorRT accepts UINT8 only as a "
+                "network input or output",
+                "cast to float right after the input",
+            )
+        )
     for bad in ("STRING", "COMPLEX64", "COMPLEX128", "UINT16", "UINT32", "UINT64", "INT16"):
         if counts.get(bad):
-            out.append(Problem(
-                "error", "dtype",
-                f"{bad} tensor `{counts[bad][0]}`: not a TensorRT type",
-                "keep such data outside the graph or cast it to INT32/INT64/FP32",
-            ))  # fmt: skip
+            out.append(
+                Problem(
+                    "error",
+                    "dtype",
+                    f"{bad} tensor `{counts[bad][0]}`: not a TensorRT type",
+                    "keep such data outside the graph or cast it to INT32/INT64/FP32",
+                )
+            )
     return out
 
 
 def _is_qdq_tensor(view: GraphView, name: str) -> bool:
+    """Q outputs (qdq.py reports those) and UINT8 passed on from a UINT8 input (reported once,
+    at the op that consumed the input)."""
     producer = view.producer.get(name)
-    return producer is not None and producer.op_type == "QuantizeLinear"
+    if producer is None:
+        return False
+    first = producer.input[0] if producer.input else ""
+    return producer.op_type == "QuantizeLinear" or view.dtype(first) == "UINT8"
 
 
-def _fp_lowbit(counts: dict, key: str, precision: str, device: DeviceProfile,
-               needs: str) -> list[Problem]:  # fmt: skip
+def _fp_lowbit(
+    counts: dict, key: str, precision: str, device: DeviceProfile, needs: str
+) -> list[Problem]:
     names = counts.get(key, [])
     if not names or device.supports(precision):
         return []
-    return [Problem(
-        "error", f"dtype-{precision}",
-        f"{len(names)} {key} tensors (e.g. `{names[0]}`) but {device.title} "
-        f"({device.sm or device.kind}) has no {key} support; it needs {needs}",
-        "re-quantize to INT8 QDQ (`vla-edge quantize --precision int8 --calib ...`) or FP16",
-    )]  # fmt: skip
+    return [
+        Problem(
+            "error",
+            f"dtype-{precision}",
+            f"{len(names)} {key} tensors (e.g. `{names[0]}`) but {device.title} "
+            f"({device.sm or device.kind}) has no {key} support; it needs {needs}",
+            "re-quantize to INT8 QDQ (`vla-edge quantize --precision int8 --calib ...`) or FP16",
+        )
+    ]
 
 
 def check_io(view: GraphView) -> list[Problem]:
@@ -207,7 +260,11 @@ def check_io(view: GraphView) -> list[Problem]:
     names = [v.name for v in view.graph.input if view.dtype(v.name) == "INT64"]
     if not names:
         return []
-    return [Problem(
-        "info", "int64-io",
-        f"INT64 inputs {names}: TensorRT {TRT_VERSION} keeps INT64 natively (feed int64 arrays)",
-    )]  # fmt: skip
+    return [
+        Problem(
+            "info",
+            "int64-io",
+            f"INT64 inputs {names}: TensorRT {TRT_VERSION} keeps INT64 natively "
+            "(feed int64 arrays)",
+        )
+    ]

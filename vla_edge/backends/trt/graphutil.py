@@ -38,11 +38,30 @@ class Problem:
 
 # ONNX TensorProto element type -> the names the TensorRT tables use.
 _DTYPE_NAMES = {
-    1: "FP32", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
-    8: "STRING", 9: "BOOL", 10: "FP16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64",
-    14: "COMPLEX64", 15: "COMPLEX128", 16: "BF16", 17: "FP8", 18: "FP8", 19: "FP8", 20: "FP8",
-    21: "UINT4", 22: "INT4", 23: "FP4",
-}  # fmt: skip
+    1: "FP32",
+    2: "UINT8",
+    3: "INT8",
+    4: "UINT16",
+    5: "INT16",
+    6: "INT32",
+    7: "INT64",
+    8: "STRING",
+    9: "BOOL",
+    10: "FP16",
+    11: "DOUBLE",
+    12: "UINT32",
+    13: "UINT64",
+    14: "COMPLEX64",
+    15: "COMPLEX128",
+    16: "BF16",
+    17: "FP8",
+    18: "FP8",
+    19: "FP8",
+    20: "FP8",
+    21: "UINT4",
+    22: "INT4",
+    23: "FP4",
+}
 
 
 def dtype_name(elem_type: int) -> str:

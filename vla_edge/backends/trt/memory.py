@@ -19,8 +19,25 @@ from vla_edge.bench.devices import DeviceProfile
 # measured figures on JetPack 6 are 0.6-1.2 GB depending on the libraries that get loaded).
 RUNTIME_OVERHEAD_GB = 0.9
 GB = 1024**3
-_ITEMSIZE = {1: 4, 2: 1, 3: 1, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 16: 2, 17: 1, 18: 1,
-             19: 1, 20: 1, 21: 1, 22: 1, 23: 1}  # fmt: skip
+_ITEMSIZE = {
+    1: 4,
+    2: 1,
+    3: 1,
+    5: 2,
+    6: 4,
+    7: 8,
+    9: 1,
+    10: 2,
+    11: 8,
+    16: 2,
+    17: 1,
+    18: 1,
+    19: 1,
+    20: 1,
+    21: 1,
+    22: 1,
+    23: 1,
+}
 _FLOAT = {1, 10, 11, 16}
 
 
@@ -31,19 +48,24 @@ class MemoryEstimate:
     assumptions: list[str] = field(default_factory=list)
 
     def __add__(self, other: MemoryEstimate) -> MemoryEstimate:
-        return MemoryEstimate(self.weights_bytes + other.weights_bytes,
-                              self.activation_bytes + other.activation_bytes,
-                              sorted(set(self.assumptions + other.assumptions)))  # fmt: skip
+        return MemoryEstimate(
+            self.weights_bytes + other.weights_bytes,
+            self.activation_bytes + other.activation_bytes,
+            sorted(set(self.assumptions + other.assumptions)),
+        )
 
     @property
     def total_gb(self) -> float:
         return (self.weights_bytes + self.activation_bytes) / GB + RUNTIME_OVERHEAD_GB
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weights_mb": round(self.weights_bytes / 2**20, 2),
-                "activations_mb": round(self.activation_bytes / 2**20, 2),
-                "runtime_overhead_gb": RUNTIME_OVERHEAD_GB, "total_gb": round(self.total_gb, 3),
-                "assumptions": self.assumptions}  # fmt: skip
+        return {
+            "weights_mb": round(self.weights_bytes / 2**20, 2),
+            "activations_mb": round(self.activation_bytes / 2**20, 2),
+            "runtime_overhead_gb": RUNTIME_OVERHEAD_GB,
+            "total_gb": round(self.total_gb, 3),
+            "assumptions": self.assumptions,
+        }
 
 
 def _itemsize(elem: int, precision: str) -> int:
@@ -99,8 +121,9 @@ def _sizes(model: Any, precision: str) -> dict[str, int]:
     return sizes
 
 
-def activation_bytes(model: Any, precision: str, batch: int, dims: dict[str, int],
-                     notes: list[str]) -> int:  # fmt: skip
+def activation_bytes(
+    model: Any, precision: str, batch: int, dims: dict[str, int], notes: list[str]
+) -> int:
     """Peak bytes of live non-constant tensors, nodes run in order."""
     inferred = _fixed_model(model, batch, dims, notes)
     sizes = _sizes(inferred, precision)
@@ -124,8 +147,9 @@ def activation_bytes(model: Any, precision: str, batch: int, dims: dict[str, int
     return peak
 
 
-def estimate(view: GraphView, precision: str, batch: int = 1,
-             dims: dict[str, int] | None = None) -> MemoryEstimate:  # fmt: skip
+def estimate(
+    view: GraphView, precision: str, batch: int = 1, dims: dict[str, int] | None = None
+) -> MemoryEstimate:
     notes: list[str] = []
     try:
         acts = activation_bytes(view.model, precision, batch, dims or {}, notes)
@@ -140,15 +164,29 @@ def check_memory(est: MemoryEstimate, device: DeviceProfile, batch: int) -> list
         return []
     usable = device.usable_memory_gb
     need = est.total_gb
-    detail = (f"weights {est.weights_bytes / 2**20:.1f} MB + activations "
-              f"{est.activation_bytes / 2**20:.1f} MB (batch {batch}) + runtime "
-              f"~{RUNTIME_OVERHEAD_GB} GB = {need:.2f} GB of {usable:.1f} GB usable on "
-              f"{device.title}")  # fmt: skip
+    detail = (
+        f"weights {est.weights_bytes / 2**20:.1f} MB + activations "
+        f"{est.activation_bytes / 2**20:.1f} MB (batch {batch}) + runtime "
+        f"~{RUNTIME_OVERHEAD_GB} GB = {need:.2f} GB of {usable:.1f} GB usable on "
+        f"{device.title}"
+    )
     if need > usable:
-        return [Problem("error", "memory", f"does not fit: {detail}",
-                        "quantize (int8 halves FP16 weights), prune or distill to a smaller "
-                        "model, lower the max batch, or pick a device with more memory")]
+        return [
+            Problem(
+                "error",
+                "memory",
+                f"does not fit: {detail}",
+                "quantize (int8 halves FP16 weights), prune or distill to a smaller "
+                "model, lower the max batch, or pick a device with more memory",
+            )
+        ]
     if need > 0.8 * usable:
-        return [Problem("warning", "memory", f"tight: {detail}",
-                        "leave room for the camera pipeline and the rest of the robot stack")]
+        return [
+            Problem(
+                "warning",
+                "memory",
+                f"tight: {detail}",
+                "leave room for the camera pipeline and the rest of the robot stack",
+            )
+        ]
     return [Problem("info", "memory", f"fits: {detail}")]

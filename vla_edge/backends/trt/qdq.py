@@ -48,8 +48,15 @@ def _zero_point(view: GraphView, node: Any) -> list[Problem]:
     name = node.input[2]
     dtype = view.dtype(name)
     if dtype == "UINT8":
-        return [_err(node, "qdq-unsigned", f"zero point `{name}` is UINT8 (asymmetric unsigned "
-                     "quantization); TensorRT quantizes to signed INT8 only", REQUANT)]  # fmt: skip
+        return [
+            _err(
+                node,
+                "qdq-unsigned",
+                f"zero point `{name}` is UINT8 (asymmetric unsigned "
+                "quantization); TensorRT quantizes to signed INT8 only",
+                REQUANT,
+            )
+        ]
     value = view.value(name)
     if value is None:
         if view.is_constant(name):
@@ -57,25 +64,44 @@ def _zero_point(view: GraphView, node: Any) -> list[Problem]:
         return [_err(node, "qdq-zero-point", f"zero point `{name}` is not a constant", REQUANT)]
     if np.any(value.astype(np.float64) != 0):
         nonzero = int(np.count_nonzero(value))
-        return [_err(node, "qdq-zero-point", f"zero point `{name}` has {nonzero} nonzero "
-                     "value(s); TensorRT needs zero points of 0 (symmetric)", REQUANT)]  # fmt: skip
+        return [
+            _err(
+                node,
+                "qdq-zero-point",
+                f"zero point `{name}` has {nonzero} nonzero "
+                "value(s); TensorRT needs zero points of 0 (symmetric)",
+                REQUANT,
+            )
+        ]
     return []
 
 
 def _scale(view: GraphView, node: Any) -> list[Problem]:
     name = node.input[1] if len(node.input) > 1 else ""
     if not view.is_constant(name):
-        return [_err(node, "qdq-scale", f"scale `{name}` is computed at run time; TensorRT "
-                     "needs a build-time constant scale", "fold the scale into an initializer")]
+        return [
+            _err(
+                node,
+                "qdq-scale",
+                f"scale `{name}` is computed at run time; TensorRT "
+                "needs a build-time constant scale",
+                "fold the scale into an initializer",
+            )
+        ]
     scale = view.value(name)
     if scale is not None and np.any(scale <= 0):
         return [_err(node, "qdq-scale", f"scale `{name}` has values <= 0", "recalibrate")]
     if scale is None or scale.size <= 1 or _is_weight(view, node):
         return []
-    return [_err(node, "qdq-per-channel-activation",
-                 f"activation quantized per channel ({scale.size} scales in `{name}`); TensorRT "
-                 "quantizes INT8 activations per tensor", "quantize activations per tensor "
-                 "(per_channel applies to weights only)")]  # fmt: skip
+    return [
+        _err(
+            node,
+            "qdq-per-channel-activation",
+            f"activation quantized per channel ({scale.size} scales in `{name}`); TensorRT "
+            "quantizes INT8 activations per tensor",
+            "quantize activations per tensor (per_channel applies to weights only)",
+        )
+    ]
 
 
 def _is_weight(view: GraphView, node: Any) -> bool:
@@ -84,18 +110,27 @@ def _is_weight(view: GraphView, node: Any) -> bool:
     if view.is_constant(src):
         return True
     producer = view.producer.get(src)
-    return producer is not None and producer.op_type == "QuantizeLinear" and \
-        view.is_constant(producer.input[0])  # fmt: skip
+    return (
+        producer is not None
+        and producer.op_type == "QuantizeLinear"
+        and view.is_constant(producer.input[0])
+    )
 
 
 def _q_followed_by_dq(view: GraphView, node: Any) -> list[Problem]:
     users = view.consumers.get(node.output[0], [])
     if users and all(u.op_type == "DequantizeLinear" for u in users):
         return []
-    return [Problem("warning", "qdq-pair",
-                    f"QuantizeLinear output `{node.output[0]}` does not feed a DequantizeLinear; "
-                    "TensorRT fuses Q/DQ pairs only", "place a DQ right after each Q",
-                    node=node_label(node))]  # fmt: skip
+    return [
+        Problem(
+            "warning",
+            "qdq-pair",
+            f"QuantizeLinear output `{node.output[0]}` does not feed a DequantizeLinear; "
+            "TensorRT fuses Q/DQ pairs only",
+            "place a DQ right after each Q",
+            node=node_label(node),
+        )
+    ]
 
 
 def _expected_axis(node: Any, rank: int) -> int | None:
@@ -119,13 +154,17 @@ def _weighted(view: GraphView, node: Any) -> list[Problem]:
     out = _weight_axis(view, node, dq_w)
     dq_x = view.producer.get(node.input[0])
     if dq_x is None or dq_x.op_type != "DequantizeLinear":
-        out.append(Problem(
-            "warning", "qdq-weight-only",
-            f"{node.op_type} has a quantized weight but an unquantized input `{node.input[0]}`: "
-            "TensorRT cannot run it in INT8 and falls back to FP16/FP32 for this layer",
-            "quantize the activation input too (Q/DQ on both inputs of the weighted op)",
-            node=node_label(node),
-        ))  # fmt: skip
+        out.append(
+            Problem(
+                "warning",
+                "qdq-weight-only",
+                f"{node.op_type} has a quantized weight but an unquantized input "
+                f"`{node.input[0]}`: "
+                "TensorRT cannot run it in INT8 and falls back to FP16/FP32 for this layer",
+                "quantize the activation input too (Q/DQ on both inputs of the weighted op)",
+                node=node_label(node),
+            )
+        )
     return out
 
 
@@ -143,10 +182,15 @@ def _weight_axis(view: GraphView, node: Any, dq: Any) -> list[Problem]:
     expected = _expected_axis(node, rank)
     if expected is None or axis == expected:
         return []
-    return [_err(dq, "qdq-weight-axis",
-                 f"weight of {node.op_type} `{node_label(node)}` is quantized per channel on axis "
-                 f"{axis}; TensorRT needs the output-channel axis {expected}",
-                 f"quantize weights per channel along axis {expected} (or per tensor)")]  # fmt: skip
+    return [
+        _err(
+            dq,
+            "qdq-weight-axis",
+            f"weight of {node.op_type} `{node_label(node)}` is quantized per channel on axis "
+            f"{axis}; TensorRT needs the output-channel axis {expected}",
+            f"quantize weights per channel along axis {expected} (or per tensor)",
+        )
+    ]
 
 
 def _err(node: Any, code: str, message: str, fix: str) -> Problem:

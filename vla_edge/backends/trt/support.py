@@ -26,7 +26,8 @@ _B = ("BOOL",)
 _GROUPS: dict[tuple[str, ...], str] = {
     _F: (
         "Acos Acosh Asin Asinh Atan Atanh BatchNormalization Ceil Celu Clip Conv ConvTranspose "
-        "Cos Cosh Elu Erf Exp Floor GlobalAveragePool GlobalLpPool GlobalMaxPool GroupNormalization "
+        "Cos Cosh Elu Erf Exp Floor GlobalAveragePool GlobalLpPool GlobalMaxPool "
+        "GroupNormalization "
         "HardSigmoid HardSwish ImageScaler InstanceNormalization IsInf LeakyRelu Log LogSoftmax "
         "LRN LpNormalization MatMul MeanVarianceNormalization ParametricSoftplus Pow PRelu "
         "RandomNormal RandomNormalLike RandomUniform RandomUniformLike Reciprocal Round "
@@ -80,22 +81,34 @@ RESTRICTIONS: dict[str, str] = {
     "Unsqueeze": "`axes` must be a constant tensor",
     "TopK": "`sorted` must be 1; K < 3840",
     "GridSample": "input must be 4D",
-    **{f"Reduce{k}": "`axes` must be an initializer" for k in (
-        "L1", "L2", "LogSum", "LogSumExp", "Max", "Mean", "Min", "Prod", "Sum", "SumSquare")},
-}  # fmt: skip
+    **{
+        f"Reduce{k}": "`axes` must be an initializer"
+        for k in (
+            "L1",
+            "L2",
+            "LogSum",
+            "LogSumExp",
+            "Max",
+            "Mean",
+            "Min",
+            "Prod",
+            "Sum",
+            "SumSquare",
+        )
+    },
+}
 
-UNSUPPORTED = frozenset(
-    (
-        "AffineGrid Bernoulli BitShift BitwiseAnd BitwiseNot BitwiseOr BitwiseXor BlackmanWindow "
-        "Col2Im CenterCropPad Compress ConcatFromSequence ConvInteger DFT Det "
-        "DynamicQuantizeLinear HammingWindow HannWindow ImageDecoder MatMulInteger MaxRoiPool "
-        "MaxUnpool MelWeightMatrix Multinomial NegativeLogLikelihoodLoss Optional "
-        "OptionalGetElement OptionalHasElement QLinearConv QLinearMatMul RegexFullMatch STFT "
-        "SequenceAt SequenceConstruct SequenceEmpty SequenceErase SequenceInsert SequenceLength "
-        "SequenceMap SoftmaxCrossEntropyLoss SplitToSequence StringConcat StringNormalizer "
-        "StringSplit TfIdfVectorizer Unique Attention RMSNormalization RotaryEmbedding"
-    ).split()
+_UNSUPPORTED_WORDS = (
+    "AffineGrid Bernoulli BitShift BitwiseAnd BitwiseNot BitwiseOr BitwiseXor "
+    "BlackmanWindow Col2Im CenterCropPad Compress ConcatFromSequence ConvInteger DFT Det "
+    "DynamicQuantizeLinear HammingWindow HannWindow ImageDecoder MatMulInteger MaxRoiPool "
+    "MaxUnpool MelWeightMatrix Multinomial NegativeLogLikelihoodLoss Optional "
+    "OptionalGetElement OptionalHasElement QLinearConv QLinearMatMul RegexFullMatch STFT "
+    "SequenceAt SequenceConstruct SequenceEmpty SequenceErase SequenceInsert SequenceLength "
+    "SequenceMap SoftmaxCrossEntropyLoss SplitToSequence StringConcat StringNormalizer "
+    "StringSplit TfIdfVectorizer Unique Attention RMSNormalization RotaryEmbedding"
 )
+UNSUPPORTED = frozenset(_UNSUPPORTED_WORDS.split())
 
 # What to do instead of an unsupported op (the check prints it as the fix).
 FIXES: dict[str, str] = {
@@ -157,6 +170,8 @@ def op_support(op_type: str, domain: str = "") -> OpSupport:
     if op_type in TABLE:
         return TABLE[op_type]
     return OpSupport(
-        op_type, False, fix="not in TensorRT 10.3's ONNX operator list: rewrite it with "
-        "supported ops or implement it as an IPluginV3 plugin"
-    )  # fmt: skip
+        op_type,
+        False,
+        fix="not in TensorRT 10.3's ONNX operator list: rewrite it with "
+        "supported ops or implement it as an IPluginV3 plugin",
+    )

@@ -1,0 +1,135 @@
+"""`vla-edge check` (will it build and run with TensorRT on that device?) and `vla-edge build`
+(TensorRT engines into the bundle's engines/, on the target)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vla_edge.cli.common import BundleArg, JsonOpt, command, console, print_json
+
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        "-d",
+        help="Target: orin-agx, orin-agx-32gb, "
+        "orin-nx, orin-nx-8gb, orin-nano, orin-nano-4gb, h100, cuda.",
+    ),
+]
+DlaOpt = Annotated[int | None, typer.Option("--dla", help="Run on this DLA core (GPU fallback).")]
+DimOpt = Annotated[
+    list[str] | None,
+    typer.Option("--dim", help="Value of a symbolic non-batch axis, NAME=N (repeatable)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "check")(check)
+    command(app, "build")(build)
+
+
+def _dims(values: list[str] | None) -> dict[str, int]:
+    from vla_edge.errors import InputError
+
+    out = {}
+    for item in values or []:
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            raise InputError(f"--dim takes NAME=N (e.g. --dim seq=32), got {item!r}")
+        out[name] = int(value)
+    return out
+
+
+def check(
+    bundle: BundleArg,
+    device: DeviceOpt = "orin-agx",
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Precision `build` will be asked for: fp32|fp16|int8|best (fp8/fp4 are refused on "
+            "sm_87). Default: the bundle's."
+        ),
+    ] = None,
+    dla: DlaOpt = None,
+    batch: Annotated[int, typer.Option(help="Max batch for the memory estimate.")] = 1,
+    dim: DimOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check a bundle (or one .onnx) against TensorRT 10.3 and a device, without TensorRT."""
+    from vla_edge.targets import CheckOptions
+    from vla_edge.targets import check as run_check
+
+    opts = CheckOptions(device=device, precision=precision, dla=dla, batch=batch, dims=_dims(dim))
+    report = run_check(bundle, opts)
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        d = report.device
+        console.print(
+            f"[bold]check[/bold] {bundle} for {d.title} ({d.sm or d.kind}, TensorRT "
+            f"{d.tensorrt}), precision {report.precision}: {', '.join(report.graphs)}"
+        )
+        for problem in report.problems:
+            console.print(problem.line(), markup=False, highlight=False)
+        verdict = "OK" if report.ok else "FAIL"
+        console.print(
+            f"{verdict}: {report.count('error')} error(s), {report.count('warning')} warning(s)"
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def build(
+    bundle: BundleArg,
+    device: DeviceOpt = "orin-agx",
+    precision: Annotated[
+        str, typer.Option(help="fp32 | fp16 | int8 (Q/DQ bundles) | best.")
+    ] = "fp16",
+    sparsity: Annotated[bool, typer.Option("--sparsity", help="Use 2:4 sparse weights.")] = False,
+    dla: DlaOpt = None,
+    workspace: Annotated[int | None, typer.Option(help="Builder workspace limit in MB.")] = None,
+    timing_cache: Annotated[
+        Path | None, typer.Option(help="Read/update this timing cache.")
+    ] = None,
+    max_batch: Annotated[int, typer.Option(help="Largest batch of the optimization profile.")] = 1,
+    plugins: Annotated[
+        Path | None, typer.Option(help="vla-edge plugin library (default: $VLA_EDGE_PLUGIN_LIB).")
+    ] = None,
+    dim: DimOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build TensorRT engines for the device into the bundle (run this on the target)."""
+    from vla_edge.backends.trt.config import BuildOptions
+    from vla_edge.backends.trt.loader import build_bundle
+
+    opts = BuildOptions(
+        device=device,
+        precision=precision,
+        sparsity=sparsity,
+        dla=dla,
+        workspace_mb=workspace,
+        timing_cache=timing_cache,
+        max_batch=max_batch,
+        plugin_library=plugins,
+        dims=_dims(dim),
+    )
+    built = build_bundle(bundle, opts)
+    if json_out:
+        print_json(
+            [
+                {"role": b.role, "engine": b.engine, "seconds": b.seconds, **b.sidecar.to_dict()}
+                for b in built
+            ]
+        )
+        return
+    for b in built:
+        layers = b.sidecar.layers
+        console.print(
+            f"built {b.engine} ({b.role}) in {b.seconds:.1f} s: "
+            f"{layers.get('by_precision')} layers by precision"
+        )
+        for warning in layers.get("warnings", []):
+            console.print(f"  warning: {warning}", markup=False)
