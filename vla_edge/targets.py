@@ -18,6 +18,7 @@ from vla_edge.bench.devices import DeviceProfile, get_device
 from vla_edge.errors import BundleError, InputError
 
 PRECISIONS = ("fp32", "fp16", "int8", "best", "fp8", "fp4")
+SEVERITY_ORDER = ("error", "warning", "info")
 
 
 @dataclass
@@ -52,6 +53,23 @@ class CheckReport:
 
     def count(self, severity: str) -> int:
         return sum(p.severity == severity for p in self.problems)
+
+    def summarized(self, per_code: int = 3) -> list[Problem]:
+        """Problems for reading: at most `per_code` of one code per graph, then a count."""
+        out: list[Problem] = []
+        seen: dict[tuple[str, str], int] = {}
+        for p in self.problems:
+            key = (p.graph, p.code)
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] <= per_code:
+                out.append(p)
+        for (graph, code), n in seen.items():
+            if n > per_code:
+                severity = next(p.severity for p in self.problems if p.code == code)
+                more = f"... and {n - per_code} more [{code}] like the above (--json lists all)"
+                out.append(Problem(severity, code, more, graph=graph))
+        out.sort(key=lambda p: SEVERITY_ORDER.index(p.severity))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,7 +153,7 @@ def check(target: Path, options: CheckOptions) -> CheckReport:
     if total is not None:
         report.memory = total.to_dict()
         report.problems += check_memory(total, device, options.batch)
-    report.problems.sort(key=lambda p: ("error", "warning", "info").index(p.severity))
+    report.problems.sort(key=lambda p: SEVERITY_ORDER.index(p.severity))
     return report
 
 

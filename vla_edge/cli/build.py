@@ -72,7 +72,7 @@ def check(
             f"[bold]check[/bold] {bundle} for {d.title} ({d.sm or d.kind}, TensorRT "
             f"{d.tensorrt}), precision {report.precision}: {', '.join(report.graphs)}"
         )
-        for problem in report.problems:
+        for problem in report.summarized():
             console.print(problem.line(), markup=False, highlight=False)
         verdict = "OK" if report.ok else "FAIL"
         console.print(

@@ -206,7 +206,8 @@ def preprocess_reference(frames: np.ndarray, cfg: PreprocessConfig) -> np.ndarra
         if cfg.layout == "nhwc-u8":
             out.append(np.clip(np.floor(img + F(0.5)), 0, 255).astype(np.uint8))
         else:
-            out.append((img * scale + bias).transpose(2, 0, 1).astype(cfg.out_dtype))
+            with np.errstate(over="ignore"):  # FP16 overflow -> inf, as in the kernel
+                out.append((img * scale + bias).transpose(2, 0, 1).astype(cfg.out_dtype))
     return np.ascontiguousarray(np.stack(out))
 
 

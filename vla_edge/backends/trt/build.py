@@ -136,8 +136,8 @@ def _version() -> str:
 def build_all(path: Path, options: BuildOptions) -> list[BuiltEngine]:
     from vla_edge.bundle import Bundle
 
-    bundle = Bundle.load(path)
     require_tensorrt()  # off-device: the clear DependencyError, before any work
+    bundle = Bundle.load(path)
     device = get_device(options.device)
     preflight(path, options)
     machine = machine_info()
