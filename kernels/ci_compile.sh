@@ -54,6 +54,23 @@ else
     status=1
 fi
 
+# TensorRT plugins: compile (no link) against TensorRT headers when TENSORRT_INCLUDE names them
+# (e.g. JetPack's /usr/include/aarch64-linux-gnu, or include/ of NVIDIA/TensorRT tag v10.3.0).
+if [[ -n "${TENSORRT_INCLUDE:-}" ]]; then
+    cuda_inc="$(dirname "$(dirname "$(readlink -f "$nvcc")")")/include"
+    for src in "$here"/plugins/*.cpp; do
+        if "$cxx" -std=c++17 -fsyntax-only -Wall -Wno-deprecated-declarations \
+            -I"$TENSORRT_INCLUDE" -I"$cuda_inc" ${CUDA_INCLUDE:+-I"$CUDA_INCLUDE"} "$src"; then
+            echo "  ok   ${src#"$here"/} (TensorRT headers: $TENSORRT_INCLUDE)"
+        else
+            echo "  FAIL ${src#"$here"/}" >&2
+            status=1
+        fi
+    done
+else
+    echo "  skip plugins/*.cpp (set TENSORRT_INCLUDE to compile them against TensorRT headers)"
+fi
+
 # Check that each cubin really targets the requested architectures.
 if [[ $status -eq 0 ]] && command -v cuobjdump >/dev/null; then
     for a in $archs; do
