@@ -111,7 +111,7 @@ class PatchEncoder(nn.Module):
         )
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
-        x = frame.permute(0, 3, 1, 2).to(torch.float32)
+        x = frame.to(torch.float32).permute(0, 3, 1, 2)  # cast first: TensorRT has no UINT8 Shuffle
         x = (x - self.mean) * self.inv_std
         x = self.patch(x)  # [B, D, gh, gw]
         return x.flatten(2).transpose(1, 2) + self.pos
