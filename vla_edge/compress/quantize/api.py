@@ -1,0 +1,208 @@
+"""`quantize(bundle, out, QuantizeConfig(...))`: a verified quantized bundle with lineage.
+
+Every run ends with a comparison against the parent bundle on held-out observations (real
+frames when calibration data is given): action error in physical units, identical bins, and the
+budget. An explicit budget (or strict=True) that is missed raises ParityError and writes
+nothing; otherwise the result is written with `passed: false` and a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from vla_edge.bundle import Bundle, BundleWriter
+from vla_edge.compress.quantize import mixed as mixed_mod
+from vla_edge.compress.quantize import sensitivity as sens
+from vla_edge.compress.quantize.build import PreparedGraph, layer_summary, size_bytes
+from vla_edge.compress.quantize.calibration import load_calibration
+from vla_edge.compress.quantize.config import Budget, QuantizeConfig
+from vla_edge.compress.quantize.evaluate import EMBEDDING, Evaluator, batches, run_graph
+from vla_edge.compress.quantize.report import Outcome, write_bundle
+from vla_edge.errors import ParityError, QuantizationError
+
+log = logging.getLogger(__name__)
+CALIB_BATCH = 8
+
+
+def quantize(
+    bundle: str | Path | Bundle,
+    out: str | Path,
+    config: QuantizeConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Bundle:
+    config = config or QuantizeConfig()
+    parent = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
+    _check_parent(parent)
+    say = progress or (lambda msg: log.info(msg))
+    with BundleWriter(out, force=config.force) as writer, tempfile.TemporaryDirectory() as tmp:
+        job = _Job(parent, config, Path(tmp), say)
+        outcome = job.run()
+        path = write_bundle(writer, parent, config, outcome, Path(out).name)
+    result = Bundle.load(path)
+    if config.eval_suite:
+        from vla_edge.compress.quantize.taskgate import record_task
+
+        record_task(result, parent, config, say)
+    return result
+
+
+def _check_parent(parent: Bundle) -> None:
+    precisions = {g.get("precision", "fp32") for g in parent.graphs}
+    if precisions != {"fp32"}:
+        raise QuantizationError(
+            f"bundle {parent.path} is already {sorted(precisions)}: quantize the FP32 bundle "
+            f"it came from ({parent.manifest.get('lineage', {}).get('parent_path', 'its parent')})"
+        )
+
+
+class _Job:
+    def __init__(self, parent: Bundle, config: QuantizeConfig, work: Path, say) -> None:
+        from vla_edge.policy.tokenizer import load_tokenizer
+
+        self.parent, self.config, self.work, self.say = parent, config, work, say
+        spec = parent.spec
+        self.tokenizer = load_tokenizer(
+            spec.instruction.tokenizer, spec.instruction.max_tokens, parent.tokenizer_dir
+        )
+        total = config.calib_size + config.holdout
+        data = load_calibration(config.calib, spec, total, config.seed)
+        self.calib, held = data.split(config.holdout, config.calib_size, config.seed)
+        say(f"calibration: {len(self.calib)} samples, held out: {len(held)} ({data.source})")
+        self.evaluator = Evaluator(parent, held, self.tokenizer)
+        self.budget = config.budget or Budget.default(spec)
+        self.outcome = Outcome(config=config, calibration=_calib_info(data, self.calib, held))
+
+    @property
+    def frame_role(self) -> str:
+        return "monolithic" if self.parent.layout == "monolithic" else "policy"
+
+    def run(self) -> Outcome:
+        o = self.outcome
+        if self.parent.layout == "split":
+            o.graphs["instruction_encoder"] = self._encoder()
+        o.graphs[self.frame_role] = self._frame_graph()
+        o.metrics = self.evaluator.evaluate(o.graphs, label=self.config.precision)
+        o.violations = o.metrics.violations(self.budget, self.parent.spec)
+        o.budget = self.budget
+        self._gate(o)
+        o.cost = self._cost(o)
+        return o
+
+    def _gate(self, o: Outcome) -> None:
+        if not o.violations:
+            return
+        msg = (
+            f"{self.config.precision} misses the budget on {self.evaluator.samples} held-out "
+            f"samples: {'; '.join(o.violations)}. Try `--precision mixed` (returns the most "
+            "sensitive layers to float), real calibration frames (--calib), or another "
+            "--calib-method"
+        )
+        if self.config.budget is not None or self.config.strict:
+            raise ParityError(msg)
+        log.warning(msg)
+        self.say("warning: " + msg)
+
+    # --- graphs -----------------------------------------------------------------------------
+    def _prepared(self, role: str, include_text: bool = True) -> PreparedGraph:
+        self.say(f"pre-processing {role} graph")
+        return PreparedGraph.load(role, self.parent.graph_path(role), self.work, include_text)
+
+    def _encoder(self):
+        prec = self.config.encoder
+        o = self.outcome
+        o.precisions["instruction_encoder"] = prec
+        if prec == "fp32":
+            return self.parent.graph_path("instruction_encoder")
+        prep = self._prepared("instruction_encoder")
+        if prec == "fp16":
+            res = prep.fp16(self._feeds("instruction_encoder"))
+            o.details["instruction_encoder"] = res.to_dict()
+            return res.model
+        o.details["instruction_encoder"] = layer_summary(prep, prep.layers)
+        return prep.dynamic()
+
+    def _frame_graph(self):
+        role, cfg, o = self.frame_role, self.config, self.outcome
+        include_text = cfg.encoder not in ("fp32", "fp16")
+        prep = self._prepared(role, include_text)
+        o.precisions[role] = cfg.precision
+        if cfg.precision == "fp16":
+            res = prep.fp16(self._feeds(role))
+            o.details[role] = {**res.to_dict(), "preprocess": prep.preprocess}
+            return res.model
+        if cfg.base == "int8":
+            self.say(f"calibrating {len(prep.layers)} layer inputs ({cfg.calib_method})")
+            prep.calibrate(self._feeds(role), cfg.calib_method)
+        if cfg.precision == "mixed" or cfg.sensitivity:
+            return self._search(prep)
+        o.details[role] = {**layer_summary(prep, prep.layers), "preprocess": prep.preprocess}
+        return prep.build(cfg.base)
+
+    def _graphs_with(self, role: str, graph) -> dict[str, object]:
+        graphs = dict(self.outcome.graphs)
+        graphs[role] = graph
+        return graphs
+
+    def _search(self, prep: PreparedGraph):
+        cfg, o = self.config, self.outcome
+        groups = sens.group_layers(prep.layers, cfg.granularity)
+
+        def build(layers):
+            return self._graphs_with(prep.role, prep.build(cfg.base, layers))
+
+        rows = sens.sensitivity(self.evaluator, build, groups, prep.params(), self.say)
+        o.sensitivity = rows
+        summary = {**layer_summary(prep, prep.layers), "preprocess": prep.preprocess}
+        if cfg.precision != "mixed":
+            o.details[prep.role] = summary
+            return prep.build(cfg.base)
+        self.say(f"mixed precision: searching {len(groups)} {cfg.granularity}s for the budget")
+        ranking = [r["name"] for r in rows]
+        result = mixed_mod.search(self.evaluator, build, groups, ranking, self.budget)
+        o.mixed = result
+        kept = [x for name in result.int8_groups for x in groups[name]]
+        o.details[prep.role] = {**layer_summary(prep, kept), "preprocess": prep.preprocess}
+        o.full_int8 = prep.build(cfg.base)
+        return result.graphs[prep.role]
+
+    def _feeds(self, role: str) -> list[dict]:
+        """Calibration batches for one graph (the policy graph gets FP32 embeddings)."""
+        from vla_edge.compress.quantize.evaluate import observation_feeds
+
+        feeds = observation_feeds(self.parent.spec, self.calib, self.tokenizer)
+        if role == "policy":
+            enc = self.parent.graph_path("instruction_encoder")
+            feeds[EMBEDDING] = run_graph(enc, batches(feeds, CALIB_BATCH), EMBEDDING)
+            feeds.pop("input_ids")
+        if role == "instruction_encoder":
+            feeds = {k: feeds[k] for k in ("input_ids", "attention_mask")}
+        return batches(feeds, CALIB_BATCH)
+
+    def _cost(self, o: Outcome) -> dict:
+        role = self.frame_role
+        ev = self.evaluator
+        rows = {
+            "fp32": (self.parent.graph_path(role), ev.parent_graphs),
+            self.config.precision: (o.graphs[role], o.graphs),
+        }
+        if o.full_int8 is not None:
+            rows[f"{self.config.base} (all layers)"] = (
+                o.full_int8,
+                self._graphs_with(role, o.full_int8),
+            )
+        return {
+            name: {"bytes": size_bytes(g), "latency_ms_p50": ev.latency_ms(graphs)}
+            for name, (g, graphs) in rows.items()
+        }
+
+
+def _calib_info(data, calib, held) -> dict:
+    return {
+        "source": data.source,
+        "random_frames": data.source == "random",
+        "calibration_samples": len(calib),
+        "heldout_samples": len(held),
+    }

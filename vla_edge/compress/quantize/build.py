@@ -1,0 +1,81 @@
+"""Build one quantized graph of a bundle: a prepared FP32 graph, its weighted layers, and the
+calibrated ranges, turned into FP16, static INT8 Q/DQ (any subset of layers) or dynamic INT8."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vla_edge.compress.quantize import graphs as g
+from vla_edge.compress.quantize.fp16 import to_fp16
+from vla_edge.compress.quantize.int8 import calibrate, quantize_dynamic
+from vla_edge.compress.quantize.qdq import insert_qdq
+
+
+@dataclass
+class PreparedGraph:
+    """An FP32 graph after quant_pre_process, with its weighted layers."""
+
+    role: str
+    path: Path
+    model: object
+    layers: list
+    preprocess: str
+    amax: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, role: str, src: Path, work: Path, include_text: bool = True) -> PreparedGraph:
+        import onnx
+
+        dst = work / f"{role}.prepared.onnx"
+        how = g.preprocess(src, dst)
+        model = onnx.load(str(dst))
+        g.name_nodes(model)
+        onnx.save(model, str(dst))
+        layers = g.weighted_layers(model)
+        if not include_text:
+            layers = [x for x in layers if not x.in_text_encoder]
+        return cls(role, dst, model, layers, how)
+
+    def params(self) -> dict[str, int]:
+        return {t.name: int(np.prod(t.dims)) for t in self.model.graph.initializer}
+
+    def calibrate(self, feeds: list[dict[str, np.ndarray]], method: str) -> None:
+        self.amax = calibrate(self.path, feeds, self.layers, method)
+
+    def static(self, layers: list | None = None):
+        """Q/DQ model with `layers` (default: all weighted layers) in INT8."""
+        return insert_qdq(self.model, self.layers if layers is None else layers, self.amax)
+
+    def dynamic(self, layers: list | None = None) -> Path:
+        out = Path(tempfile.mkdtemp(dir=self.path.parent)) / f"{self.role}.dynamic.onnx"
+        quantize_dynamic(self.path, out, self.layers if layers is None else layers)
+        return out
+
+    def fp16(self, feeds: list[dict[str, np.ndarray]]):
+        import onnx
+
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        return to_fp16(model, feeds)
+
+    def build(self, base: str, layers: list | None = None):
+        return self.static(layers) if base == "int8" else self.dynamic(layers)
+
+
+def size_bytes(graph) -> int:
+    if isinstance(graph, (str, Path)):
+        return Path(graph).stat().st_size
+    return graph.ByteSize()
+
+
+def layer_summary(prepared: PreparedGraph, quantized: list) -> dict:
+    names = {x.name for x in quantized}
+    return {
+        "weighted_layers": len(prepared.layers),
+        "int8_layers": len(names),
+        "float_layers": [x.name for x in prepared.layers if x.name not in names],
+    }

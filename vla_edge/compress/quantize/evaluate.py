@@ -1,0 +1,155 @@
+"""Judge a candidate graph set against the parent bundle on held-out observations: action error
+in each dimension's units (max, mean, p99), identical action bins, and the budget."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vla_edge.bundle import Bundle
+from vla_edge.compress.quantize.calibration import CalibrationSet
+from vla_edge.compress.quantize.config import Budget
+from vla_edge.export.parity import ParityConfig, compare
+from vla_edge.policy.spec import PolicySpec
+
+EMBEDDING = "instruction_embedding"
+
+
+def observation_feeds(spec: PolicySpec, data: CalibrationSet, tokenizer) -> dict[str, np.ndarray]:
+    """Graph-input arrays for every observation: image_<camera>, input_ids, attention_mask,
+    state."""
+    feeds = {c.input_name: np.ascontiguousarray(data.frames[c.name]) for c in spec.cameras}
+    feeds["input_ids"], feeds["attention_mask"] = tokenizer(list(data.instructions))
+    if spec.state_dim:
+        feeds["state"] = np.asarray(data.states, np.float32)
+    return feeds
+
+
+def batches(feeds: dict[str, np.ndarray], size: int) -> list[dict[str, np.ndarray]]:
+    n = len(next(iter(feeds.values())))
+    return [{k: v[i : i + size] for k, v in feeds.items()} for i in range(0, n, size)]
+
+
+def session(graph, threads: int | None = None):
+    """An ONNX Runtime CPU session (all optimizations, as deployed) from a path or ModelProto."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    src = str(graph) if isinstance(graph, (str, Path)) else graph.SerializeToString()
+    return ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
+
+
+def run_graph(graph, feed_batches: list[dict[str, np.ndarray]], output: str) -> np.ndarray:
+    sess = session(graph)
+    names = {i.name for i in sess.get_inputs()}
+    outs = [sess.run([output], {k: v for k, v in b.items() if k in names})[0] for b in feed_batches]
+    return np.concatenate(outs)
+
+
+@dataclass
+class Metrics:
+    identical_bins: float | None
+    error: dict[str, dict]
+    score: float
+    embedding_max_abs: float | None
+    parity: dict
+
+    def violations(self, budget: Budget, spec: PolicySpec) -> list[str]:
+        out = []
+        bins, want = self.identical_bins, budget.identical_bins
+        if want is not None and bins is not None and bins < want:
+            out.append(f"identical bins {bins:.2%} < {want:.2%}")
+        rng = dict(
+            zip(spec.action.names, np.subtract(spec.action.high, spec.action.low), strict=True)
+        )
+        for name, e in self.error.items():
+            limit = budget.error.get(name)
+            if budget.range_fraction is not None:
+                frac = budget.range_fraction * rng[name]
+                limit = frac if limit is None else min(limit, frac)
+            if limit is not None and e["p99"] > limit:
+                out.append(f"{name} p99 error {e['p99']:.3g} {e['unit']} > {limit:.3g}")
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "identical_bins": self.identical_bins,
+            "action_error": self.error,
+            "score": self.score,
+            "embedding_max_abs": self.embedding_max_abs,
+            "parity": self.parity,
+        }
+
+
+class Evaluator:
+    """Holds held-out observations and the parent's outputs on them."""
+
+    def __init__(self, parent: Bundle, data: CalibrationSet, tokenizer, batch: int = 16) -> None:
+        self.parent, self.spec, self.batch = parent, parent.spec, batch
+        self.feeds = observation_feeds(self.spec, data, tokenizer)
+        self.parent_graphs = {g["role"]: parent.path / g["file"] for g in parent.graphs}
+        self.ref = self.run(self.parent_graphs)
+
+    @property
+    def samples(self) -> int:
+        return len(self.feeds["input_ids"])
+
+    def run(self, graphs: dict[str, object]) -> dict[str, np.ndarray]:
+        if "monolithic" in graphs:
+            return {"actions": run_graph(graphs["monolithic"], self._batches(), "actions")}
+        enc = graphs["instruction_encoder"]
+        if enc is self.parent_graphs.get("instruction_encoder") and hasattr(self, "ref"):
+            emb = self.ref[EMBEDDING]
+        else:
+            emb = run_graph(enc, self._batches(), EMBEDDING)
+        feeds = {**self.feeds, EMBEDDING: emb}
+        actions = run_graph(graphs["policy"], batches(feeds, self.batch), "actions")
+        return {EMBEDDING: emb, "actions": actions}
+
+    def _batches(self) -> list[dict[str, np.ndarray]]:
+        return batches(self.feeds, self.batch)
+
+    def latency_ms(self, graphs: dict[str, object], iters: int = 30) -> float:
+        """Median per-frame latency (batch 1) of the per-frame graph, ONNX Runtime CPU, in this
+        process (a quick cost figure; benchmarks/quantize_compare.py times side by side)."""
+        role = "monolithic" if "monolithic" in graphs else "policy"
+        sess = session(graphs[role])
+        names = {i.name for i in sess.get_inputs()}
+        feeds = {
+            **self.feeds,
+            **({EMBEDDING: self.ref[EMBEDDING]} if EMBEDDING in self.ref else {}),
+        }
+        one = {k: v[:1] for k, v in feeds.items() if k in names}
+        for _ in range(5):
+            sess.run(None, one)
+        times = []
+        for _ in range(iters):
+            t = time.perf_counter()
+            sess.run(None, one)
+            times.append((time.perf_counter() - t) * 1e3)
+        return float(np.median(times))
+
+    def evaluate(self, graphs: dict[str, object], label: str = "quantized") -> Metrics:
+        return self.metrics(self.run(graphs), label)
+
+    def metrics(self, out: dict[str, np.ndarray], label: str) -> Metrics:
+        report = compare(
+            self.ref, out, self.spec, ParityConfig(), names=("parent", label), raise_on_fail=False
+        )
+        err = np.abs(self.ref["actions"].astype(np.float64) - out["actions"]).reshape(
+            -1, self.spec.action.dim
+        )
+        rng = np.subtract(self.spec.action.high, self.spec.action.low)
+        errors = {
+            name: {**report.action_error[name], "p99": float(np.percentile(err[:, i], 99))}
+            for i, name in enumerate(self.spec.action.names)
+        }
+        emb = report.max_abs_error.get(EMBEDDING)
+        score = float((err / rng).mean())
+        return Metrics(report.identical_bins, errors, score, emb, report.to_dict())

@@ -1,0 +1,112 @@
+"""The outcome of a quantization run and how it is written into a bundle."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vla_edge.bundle import Bundle, BundleWriter, new_manifest
+from vla_edge.compress.quantize import sensitivity as sens
+from vla_edge.compress.quantize.config import Budget, QuantizeConfig
+
+NOTES = {
+    "int8": "explicit Q/DQ (symmetric INT8, per-channel weights, per-tensor activations): "
+    "TensorRT builds it with INT8 kernels; ONNX Runtime CPU runs it too",
+    "int8-dynamic": "dynamic INT8 (MatMulInteger/DynamicQuantizeLinear): ONNX Runtime CPU only; "
+    "TensorRT cannot build it",
+    "mixed": "layers listed in float_layers stay floating point (FP32 in the graph; build "
+    "with FP16 enabled on TensorRT to run them in FP16)",
+    "fp16": "FP16 weights and compute, FP32 graph I/O and FP32 islands",
+    "fp32": "unchanged from the parent",
+}
+
+
+@dataclass
+class Outcome:
+    config: QuantizeConfig
+    calibration: dict
+    graphs: dict[str, object] = field(default_factory=dict)
+    precisions: dict[str, str] = field(default_factory=dict)
+    details: dict[str, dict] = field(default_factory=dict)
+    metrics: object = None
+    violations: list[str] = field(default_factory=list)
+    budget: Budget | None = None
+    sensitivity: list[dict] | None = None
+    mixed: object = None
+    full_int8: object = None
+    cost: dict = field(default_factory=dict)
+
+    def validation(self) -> dict:
+        m = self.metrics
+        out = {
+            "parity": m.parity,
+            "quantization": {
+                "heldout": self.calibration,
+                "budget": self.budget.to_dict() if self.budget else None,
+                "budget_explicit": self.config.budget is not None,
+                "passed": not self.violations,
+                "violations": self.violations,
+                "action_error": m.error,
+                "identical_bins": m.identical_bins,
+                "embedding_max_abs": m.embedding_max_abs,
+                "cost": self.cost,
+            },
+        }
+        if self.mixed is not None:
+            out["mixed"] = self.mixed.to_dict()
+        return out
+
+
+def _save_graph(writer: BundleWriter, role: str, graph) -> str:
+    import onnx
+
+    fname = f"{role}.onnx"
+    if isinstance(graph, (str, Path)):
+        shutil.copyfile(graph, writer.path(fname))
+    else:
+        onnx.save(graph, str(writer.path(fname)))
+    return fname
+
+
+def _entry(writer: BundleWriter, role: str, graph, precision: str, details: dict) -> dict:
+    from vla_edge.export.onnx_export import tensor_table
+
+    fname = _save_graph(writer, role, graph)
+    inputs, outputs, opset = tensor_table(writer.path(fname))
+    base = "int8-dynamic" if precision == "mixed" and details.get("base") == "int8-dynamic" else ""
+    return {
+        "file": fname,
+        "role": role,
+        "opset": opset,
+        "inputs": inputs,
+        "outputs": outputs,
+        "precision": precision,
+        "quantization": {"note": NOTES[base or precision], **details},
+    }
+
+
+def write_bundle(
+    writer: BundleWriter, parent: Bundle, config: QuantizeConfig, o: Outcome, name: str
+) -> Path:
+    # the per-frame graph first: Bundle.precision reads the first graph
+    roles = sorted(o.graphs, key=lambda r: r == "instruction_encoder")
+    entries = []
+    for role in roles:
+        details = dict(o.details.get(role, {}))
+        if o.precisions[role] == "mixed":
+            details["base"] = config.mixed_base
+        entries.append(_entry(writer, role, o.graphs[role], o.precisions[role], details))
+    if parent.tokenizer_dir is not None:
+        shutil.copytree(parent.tokenizer_dir, writer.path("tokenizer"), dirs_exist_ok=True)
+    manifest = new_manifest(config.name or name, parent.spec, "quantize", config.settings(), parent)
+    manifest["graphs"] = entries
+    manifest["preprocessing"] = parent.manifest.get("preprocessing", {})
+    manifest["postprocessing"] = parent.manifest.get("postprocessing", {})
+    manifest["validation"] = o.validation()
+    if o.sensitivity:
+        folder = writer.path("reports/sensitivity.json").parent
+        title = f"INT8 sensitivity of {parent.name} ({config.granularity}s, {config.base})"
+        files = sens.write(o.sensitivity, folder, title)
+        manifest["validation"]["sensitivity"] = {k: f"reports/{v}" for k, v in files.items()}
+    return writer.finish(manifest)
