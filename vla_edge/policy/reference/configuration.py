@@ -30,6 +30,13 @@ class VlaConfig(PretrainedConfig):
         image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5),
         image_std: tuple[float, float, float] = (0.5, 0.5, 0.5),
         preset: str = "custom",
+        vision_block_heads: list[int] | None = None,
+        vision_block_mlp: list[int] | None = None,
+        fusion_block_heads: list[list[int]] | None = None,
+        fusion_block_mlp: list[int] | None = None,
+        vision_token_pool: int = 1,
+        sparsity: str | None = None,
+        compression: dict | None = None,
         **kwargs,
     ) -> None:
         self.spec = spec
@@ -52,8 +59,38 @@ class VlaConfig(PretrainedConfig):
         self.image_mean = list(image_mean)
         self.image_std = list(image_std)
         self.preset = preset
+        # Optional, written by `vla-edge prune` (None/1 = every block as the preset builds it):
+        # per-block kept attention heads and MLP widths, vision-token pooling, 2:4 sparsity
+        # marker and the compression steps applied.
+        self.vision_block_heads = vision_block_heads
+        self.vision_block_mlp = vision_block_mlp
+        self.fusion_block_heads = fusion_block_heads
+        self.fusion_block_mlp = fusion_block_mlp
+        self.vision_token_pool = vision_token_pool
+        self.sparsity = sparsity
+        self.compression = compression
         super().__init__(**kwargs)
+
+    def vision_block(self, i: int) -> tuple:
+        """EncoderBlock arguments after hidden size for vision block i."""
+        if self.vision_block_heads is None and self.vision_block_mlp is None:
+            return self.vision_heads, self.mlp_ratio
+        heads = _at(self.vision_block_heads, i, self.vision_heads)
+        mlp = _at(self.vision_block_mlp, i, None)
+        return heads, self.mlp_ratio, self.hidden_size // self.vision_heads, mlp
+
+    def fusion_block(self, i: int) -> tuple:
+        """DecoderBlock arguments after hidden size for fusion block i."""
+        if self.fusion_block_heads is None and self.fusion_block_mlp is None:
+            return self.fusion_heads, self.mlp_ratio
+        self_h, cross_h = _at(self.fusion_block_heads, i, [self.fusion_heads] * 2)
+        mlp = _at(self.fusion_block_mlp, i, None)
+        return self_h, self.mlp_ratio, self.hidden_size // self.fusion_heads, mlp, cross_h
 
     @property
     def max_tokens(self) -> int:
         return self.spec["instruction"]["max_tokens"]
+
+
+def _at(values: list | None, i: int, default):
+    return default if values is None else values[i]

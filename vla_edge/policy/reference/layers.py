@@ -21,15 +21,18 @@ def additive_mask(mask: torch.Tensor) -> torch.Tensor:
 
 
 class Attention(nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
+    """`head_dim` is given when heads were pruned: q/k/v then project to heads * head_dim."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int | None = None) -> None:
         super().__init__()
-        if dim % heads:
+        if head_dim is None and dim % heads:
             raise ValueError(f"hidden size {dim} must be divisible by heads {heads}")
-        self.heads, self.head_dim = heads, dim // heads
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
-        self.out = nn.Linear(dim, dim)
+        self.heads, self.head_dim = heads, head_dim or dim // heads
+        inner = heads * self.head_dim
+        self.q = nn.Linear(dim, inner)
+        self.k = nn.Linear(dim, inner)
+        self.v = nn.Linear(dim, inner)
+        self.out = nn.Linear(inner, dim)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -48,9 +51,9 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, dim: int, ratio: float) -> None:
+    def __init__(self, dim: int, ratio: float, hidden: int | None = None) -> None:
         super().__init__()
-        hidden = int(dim * ratio)
+        hidden = int(dim * ratio) if hidden is None else hidden
         self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden, dim)
@@ -62,12 +65,19 @@ class MLP(nn.Module):
 class EncoderBlock(nn.Module):
     """Pre-LN self-attention block."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        mlp_ratio: float,
+        head_dim: int | None = None,
+        mlp_hidden: int | None = None,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads)
+        self.attn = Attention(dim, heads, head_dim)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, mlp_ratio)
+        self.mlp = MLP(dim, mlp_ratio, mlp_hidden)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.norm1(x)
@@ -78,14 +88,22 @@ class EncoderBlock(nn.Module):
 class DecoderBlock(nn.Module):
     """Readout queries: self-attention, cross-attention to the fused context, MLP."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        mlp_ratio: float,
+        head_dim: int | None = None,
+        mlp_hidden: int | None = None,
+        cross_heads: int | None = None,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.self_attn = Attention(dim, heads)
+        self.self_attn = Attention(dim, heads, head_dim)
         self.norm2 = nn.LayerNorm(dim)
-        self.cross_attn = Attention(dim, heads)
+        self.cross_attn = Attention(dim, heads if cross_heads is None else cross_heads, head_dim)
         self.norm3 = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, mlp_ratio)
+        self.mlp = MLP(dim, mlp_ratio, mlp_hidden)
 
     def forward(self, q: torch.Tensor, ctx: torch.Tensor, ctx_mask: torch.Tensor) -> torch.Tensor:
         h = self.norm1(q)
@@ -95,7 +113,10 @@ class DecoderBlock(nn.Module):
 
 
 class PatchEncoder(nn.Module):
-    """ViT over one camera: uint8 NHWC in, normalization inside, patch tokens out."""
+    """ViT over one camera: uint8 NHWC in, normalization inside, patch tokens out.
+
+    With `vision_token_pool` = s > 1, patch tokens (position embedding added) are average-pooled
+    over s x s grid cells: s*s fewer vision tokens, same camera input size."""
 
     def __init__(self, cfg, height: int, width: int) -> None:
         super().__init__()
@@ -103,6 +124,9 @@ class PatchEncoder(nn.Module):
         if height % p or width % p:
             raise ValueError(f"camera size {height}x{width} is not divisible by patch size {p}")
         self.grid = (height // p, width // p)
+        self.pool = getattr(cfg, "vision_token_pool", 1) or 1
+        if self.grid[0] % self.pool or self.grid[1] % self.pool:
+            raise ValueError(f"patch grid {self.grid} is not divisible by token pool {self.pool}")
         self.patch = nn.Conv2d(3, d, kernel_size=p, stride=p)
         self.pos = nn.Parameter(torch.randn(1, self.grid[0] * self.grid[1], d) * 0.02)
         self.register_buffer("mean", torch.tensor(cfg.image_mean).view(1, 3, 1, 1) * 255.0)
@@ -114,7 +138,12 @@ class PatchEncoder(nn.Module):
         x = frame.to(torch.float32).permute(0, 3, 1, 2)  # cast first: TensorRT has no UINT8 Shuffle
         x = (x - self.mean) * self.inv_std
         x = self.patch(x)  # [B, D, gh, gw]
-        return x.flatten(2).transpose(1, 2) + self.pos
+        x = x.flatten(2).transpose(1, 2) + self.pos
+        if self.pool == 1:
+            return x
+        grid = x.transpose(1, 2).reshape(x.shape[0], x.shape[2], self.grid[0], self.grid[1])
+        pooled = nn.functional.avg_pool2d(grid, self.pool)
+        return pooled.flatten(2).transpose(1, 2)
 
 
 class TextEncoder(nn.Module):

@@ -50,8 +50,7 @@ class VlaForActions(PreTrainedModel):
         )
         self.camera_embed = nn.Parameter(torch.zeros(len(spec.cameras), d))
         self.vision = nn.ModuleList(
-            EncoderBlock(d, config.vision_heads, config.mlp_ratio)
-            for _ in range(config.vision_layers)
+            EncoderBlock(d, *config.vision_block(i)) for i in range(config.vision_layers)
         )
         self.vision_norm = nn.LayerNorm(d)
         own = config.text_encoder == "own"
@@ -59,8 +58,7 @@ class VlaForActions(PreTrainedModel):
         self.state_proj = nn.Linear(spec.state_dim, d) if spec.state_dim else None
         self.queries = nn.Parameter(torch.randn(spec.action.chunk, d) * 0.02)
         self.fusion = nn.ModuleList(
-            DecoderBlock(d, config.fusion_heads, config.mlp_ratio)
-            for _ in range(config.fusion_layers)
+            DecoderBlock(d, *config.fusion_block(i)) for i in range(config.fusion_layers)
         )
         self.fusion_norm = nn.LayerNorm(d)
         self.head = HEADS[config.head](config)
