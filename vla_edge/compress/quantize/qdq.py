@@ -2,9 +2,9 @@
 
 For each chosen layer: the weight becomes an INT8 initializer, quantized symmetrically per output
 channel (axis 0 for Conv and for Gemm with transB=1, the last axis for MatMul), followed by a
-DequantizeLinear; the activation input gets one QuantizeLinear -> DequantizeLinear pair, per
-tensor, symmetric (zero point 0, INT8), with the scale from calibration, shared by every chosen
-consumer. Biases stay float (TensorRT fuses them in float; it has no INT32 DequantizeLinear).
+DequantizeLinear; the activation input gets a QuantizeLinear -> DequantizeLinear pair per chosen
+consumer (per tensor, symmetric: zero point 0, INT8, the scale from calibration). Biases stay
+float (TensorRT fuses them in float; it has no INT32 DequantizeLinear).
 MatMuls between two activations (attention) are not touched.
 """
 
@@ -67,29 +67,25 @@ class _Builder:
         )
         return out
 
-    def activation(self, tensor: str, amax: float) -> str:
+    def activation(self, tensor: str, amax: float, consumer: str) -> str:
+        """A dedicated QuantizeLinear -> DequantizeLinear pair per consumer, same scale (ONNX
+        Runtime fuses an INT8 MatMul only when its Q/DQ are not shared; TensorRT takes both)."""
         from onnx import helper
 
-        out = f"{tensor}_dequantized"
-        if tensor in self.act_qdq:
-            return out
-        scale = self.const(f"{tensor}_scale", activation_scale(amax))
-        zero = self.const(f"{tensor}_zero_point", np.int8(0))
-        self.act_qdq[tensor] = [
-            helper.make_node(
-                "QuantizeLinear",
-                [tensor, scale, zero],
-                [f"{tensor}_quantized"],
-                name=f"{tensor}_QuantizeLinear",
-            ),
-            helper.make_node(
-                "DequantizeLinear",
-                [f"{tensor}_quantized", scale, zero],
-                [out],
-                name=f"{tensor}_DequantizeLinear",
-            ),
-        ]
-        return out
+        tag = f"{tensor}_for_{consumer}"
+        scale = self.const(f"{tag}_scale", activation_scale(amax))  # own copies: ORT's CSE
+        zero = self.const(f"{tag}_zero_point", np.int8(0))  # would merge shared pairs again
+        q = helper.make_node(
+            "QuantizeLinear", [tensor, scale, zero], [f"{tag}_quantized"], name=f"{tag}_Quantize"
+        )
+        dq = helper.make_node(
+            "DequantizeLinear",
+            [q.output[0], scale, zero],
+            [f"{tag}_dequantized"],
+            name=f"{tag}_Dequantize",
+        )
+        self.act_qdq.setdefault(consumer, []).extend([q, dq])
+        return dq.output[0]
 
 
 def insert_qdq(model, layers: list[Layer], act_amax: dict[str, float]):
@@ -112,22 +108,17 @@ def insert_qdq(model, layers: list[Layer], act_amax: dict[str, float]):
                 raise CalibrationError(
                     f"no calibrated range for `{x}` (input of {node.name}): calibrate again"
                 )
-            node.input[0] = b.activation(x, act_amax[x])
+            node.input[0] = b.activation(x, act_amax[x], node.name)
     _reorder(out, b)
     _drop_unused(out)
     return out
 
 
 def _reorder(model, b: _Builder) -> None:
-    """Weight DQs first, each activation's Q/DQ right before its first consumer."""
+    """Weight DQs first; each activation Q/DQ pair right before its consumer."""
     nodes = list(b.weight_dq)
-    placed = set()
     for node in model.graph.node:
-        for name in node.input:
-            src = name[: -len("_dequantized")] if name.endswith("_dequantized") else None
-            if src in b.act_qdq and src not in placed:
-                nodes += b.act_qdq[src]
-                placed.add(src)
+        nodes += b.act_qdq.get(node.name, [])
         nodes.append(node)
     del model.graph.node[:]
     model.graph.node.extend(nodes)
