@@ -1,0 +1,241 @@
+"""`benchmark(bundles, options)`: measure where possible, estimate elsewhere, side by side.
+
+- On a Jetson (detected from the system) every Orin device asked for is estimated, and the
+  Jetson itself is measured: latency per variant, memory, tegrastats power and clocks, the
+  nvpmodel power mode and a warning when clocks are not locked.
+- `--device cuda` measures on a discrete NVIDIA GPU (ONNX Runtime CUDA provider, TensorRT
+  engines built for it), with NVML power and clocks when pynvml is installed.
+- `--device host` measures on this CPU with ONNX Runtime and puts the roofline estimate for
+  the measured host profile beside it, with the estimator's error.
+- Anywhere else (`--device orin` on an x86 machine): a labelled roofline estimate per device.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vla_edge.bench import calibrate, jetson, nvml
+from vla_edge.bench.devices import ALIASES, DEVICES, DeviceProfile, get_device, jetson_devices
+from vla_edge.bench.estimate import GPU_EFFICIENCY, JETSON_EFFICIENCY
+from vla_edge.bench.estimates import CostCache, estimate_bundle, estimate_precisions, fits_bundle
+from vla_edge.bench.harness import MeasureConfig, bundle_spec, measure
+from vla_edge.bench.power import attach_samples
+from vla_edge.bench.variants import load_with_lineage, plan_variants
+from vla_edge.errors import DeviceError
+
+ORIN_FAMILY = ["orin-agx-64gb", "orin-nx-16gb", "orin-nano-8gb"]
+
+
+@dataclass
+class BenchmarkOptions:
+    device: str = "host"
+    backends: list[str] = field(default_factory=list)  # empty: the device's default
+    precisions: list[str] | None = None
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+
+    def __post_init__(self) -> None:
+        targets(self.device)  # raises DeviceError for an unknown name
+
+
+def targets(device: str) -> list[DeviceProfile]:
+    """Profiles a --device value stands for: `orin` is AGX Orin, Orin NX and Orin Nano."""
+    name = device.lower()
+    if name == "orin":
+        return [DEVICES[n] for n in ORIN_FAMILY]
+    if name in ("host", "cuda"):
+        return [DEVICES[name]]
+    if name not in DEVICES and name not in ALIASES:
+        known = ", ".join(
+            ["orin", *sorted(a for a in ALIASES if a.startswith("orin")), "host", "cuda"]
+        )
+        raise DeviceError(
+            f"unknown device {device!r}: choose one of {known} (or a full profile name)"
+        )
+    return [get_device(name)]
+
+
+def system_info() -> dict[str, Any]:
+    import platform
+
+    info: dict[str, Any] = {"machine": platform.machine(), "cpu": calibrate.cpu_name()}
+    found = jetson.detect()
+    info["jetson"] = asdict(found) if found else None
+    info["gpu"] = nvml.device_info()
+    return info
+
+
+def benchmark(paths: list[Path], options: BenchmarkOptions) -> dict[str, Any]:
+    """The full report (a dict ready for JSON, Markdown and plots)."""
+    profiles = targets(options.device)
+    system = system_info()
+    report: dict[str, Any] = {
+        "kind": "benchmark",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "device_asked": options.device,
+        "system": system,
+        "measured": None,
+        "estimates": [],
+        "fits": [],
+        "estimator_error": [],
+        "warnings": [],
+    }
+    bundles = [b for b, _ in load_with_lineage(paths)]
+    cache = CostCache()
+    mode = _mode(options.device, system)
+    report["mode"] = mode
+    if mode != "estimate":
+        report["measured"] = _measure(paths, options, mode, system, report["warnings"])
+    if mode == "host":
+        host = calibrate.host_profile(calibrate.measure_peaks(options.measure.threads))
+        profiles = [host]
+        report["host_profile"] = host.to_dict()
+    if mode == "jetson" and system["jetson"]["profile"]:
+        local = get_device(system["jetson"]["profile"])
+        profiles = [local] + [p for p in profiles if p.name != local.name]
+    _estimate(report, bundles, profiles, options, cache)
+    _fits(report, bundles, profiles, options, cache)
+    report["estimator_error"] = estimator_error(report)
+    return report
+
+
+def _mode(device: str, system: dict[str, Any]) -> str:
+    name = device.lower()
+    if name == "host":
+        return "host"
+    if name == "cuda":
+        if system["gpu"] is None and not _ort_has_cuda():
+            raise DeviceError(
+                "--device cuda asked, but no NVIDIA GPU was found (pynvml reports none and "
+                "onnxruntime has no CUDAExecutionProvider): install pynvml and onnxruntime-gpu "
+                "on a GPU machine, or use --device host here / --device orin for an estimate"
+            )
+        return "cuda"
+    if system["jetson"] is not None and name.startswith("orin"):
+        return "jetson"
+    return "estimate"
+
+
+def _ort_has_cuda() -> bool:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _default_backends(mode: str) -> tuple[list[str], list[str] | None]:
+    if mode == "host":
+        return ["onnxrt"], ["cpu"]
+    gpu = ["cuda", "cpu"] if _ort_has_cuda() else ["cpu"]
+    from vla_edge import deps
+
+    return (["trt", "onnxrt"] if deps.available("tensorrt") else ["onnxrt"]), gpu
+
+
+def _measure(paths, options, mode, system, warnings) -> dict[str, Any]:
+    backends, providers = _default_backends(mode)
+    backends = options.backends or backends
+    engine_device = system["jetson"]["profile"] if mode == "jetson" else None
+    plan = plan_variants(paths, backends, options.precisions, providers, engine_device)
+    state = jetson.system_state() if mode == "jetson" else None
+    if state and state.get("warning"):
+        warnings.append(state["warning"])
+    sampler = jetson.TegrastatsSampler() if mode == "jetson" else nvml.NvmlSampler()
+    sampler.start()
+    try:
+        variants = measure(plan, options.measure, bundle_spec(plan.variants[0].bundle))
+    finally:
+        samples = sampler.stop()
+    attach_samples(variants, samples)
+    if getattr(sampler, "note", ""):
+        warnings.append(sampler.note)
+    return {
+        "kind": "measured",
+        "device": mode,
+        "title": _measured_title(mode, system),
+        "config": asdict(options.measure),
+        "reference": plan.reference.label if plan.reference else None,
+        "variants": variants,
+        "skipped": plan.skipped,
+        "system_state": state,
+    }
+
+
+def _measured_title(mode: str, system: dict[str, Any]) -> str:
+    if mode == "jetson":
+        j = system["jetson"]
+        return f"{j['model']} (L4T {j['l4t'] or '?'})"
+    if mode == "cuda":
+        return (system["gpu"] or {}).get("name", "CUDA GPU")
+    return f"host CPU: {system['cpu']}"
+
+
+def _efficiency(profile: DeviceProfile, threads: int | None):
+    if profile.kind == "host":
+        return calibrate.host_efficiency(int(threads or _threads_of(profile)))
+    return JETSON_EFFICIENCY if profile.kind == "jetson" else GPU_EFFICIENCY
+
+
+def _threads_of(profile: DeviceProfile) -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def _estimate(report, bundles, profiles, options, cache) -> None:
+    batch = options.measure.batch
+    for bundle in bundles:
+        for precision in estimate_precisions(bundle, options.precisions):
+            if profiles[0].kind == "host" and precision != bundle.precision:
+                continue  # ONNX Runtime on the CPU runs the bundle's own precision only
+            for profile in profiles:
+                if not profile.fp32_tflops:
+                    continue
+                eff = _efficiency(profile, options.measure.threads)
+                report["estimates"].append(
+                    estimate_bundle(bundle, precision, profile, eff, batch, cache)
+                )
+
+
+def _fits(report, bundles, profiles, options, cache) -> None:
+    devices = jetson_devices() if profiles[0].kind == "jetson" else profiles
+    for bundle in bundles:
+        for precision in estimate_precisions(bundle, options.precisions):
+            if profiles[0].kind == "host" and precision != bundle.precision:
+                continue
+            for profile in devices:
+                report["fits"].append(
+                    fits_bundle(bundle, precision, profile, options.measure.batch, cache)
+                )
+
+
+def estimator_error(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Estimate vs measurement for every measured ONNX Runtime/TensorRT variant that has an
+    estimate on the machine it ran on (the host profile, or the detected Jetson)."""
+    measured = report.get("measured")
+    if not measured or measured["device"] == "cuda":
+        return []
+    local = report["estimates"][0]["device"] if report["estimates"] else None
+    rows = []
+    for v in measured["variants"]:
+        if v["backend"] == "torch" or (measured["device"] == "host" and v["backend"] != "onnxrt"):
+            continue
+        est = next(
+            (e for e in report["estimates"] if e["device"] == local
+             and e["bundle_path"] == v["bundle"] and e["precision"] == v["precision"]),
+            None,
+        )  # fmt: skip
+        if est is None:
+            continue
+        p50 = v["latency_ms"]["p50"]
+        rows.append({
+            "variant": v["label"],
+            "device": local,
+            "measured_p50_ms": p50,
+            "estimate_ms": est["per_frame_ms"],
+            "error_pct": (est["per_frame_ms"] / p50 - 1) * 100 if p50 else None,
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,213 @@
+"""Calibrate the roofline estimator on this machine's CPU (ONNX Runtime).
+
+1. Peaks by micro-benchmark: FP32 and INT8 GEMM throughput of ONNX Runtime's own kernels
+   (MatMul, MatMulInteger; numpy's BLAS GEMM is reported beside them) and copy bandwidth
+   (numpy copy of 256 MiB: bytes read + written per second). They make the `host` profile.
+2. Efficiency factors fitted by least squares on log latency over graphs timed with ONNX
+   Runtime (`fit`), reported with the leave-one-bundle-out error (`cross_validate`).
+A GPU or a Jetson cannot be calibrated here: the GPU efficiency factors stay assumptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from vla_edge.bench.devices import DeviceProfile
+from vla_edge.bench.estimate import Efficiency, peak_flops, predict, units_of, utilization
+from vla_edge.bench.roofline import GraphCost
+
+# Fitted by benchmarks/roofline_calibrate.py on the 2-core AVX512-VNNI x86 machine this project
+# is developed on (benchmarks/results/bench_calibration_host.json); other CPUs differ.
+HOST_EFFICIENCY = Efficiency(
+    gemm=0.35,
+    pointwise=1.0,
+    memory=0.15,
+    launch_us=1.0,
+    tile=(16, 64),
+    source="fitted on the development CPU (benchmarks/results/bench_calibration_host.json)",
+)
+
+
+def _best_seconds(fn: Callable[[], Any], repeat: int, budget_s: float) -> float:
+    fn()  # warm
+    best, start = float("inf"), time.perf_counter()
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+        if time.perf_counter() - start > budget_s:
+            break
+    return best
+
+
+def _ort_gemm(n: int, int8: bool, threads: int | None) -> Callable[[], Any]:
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    tin, op = (TensorProto.UINT8, "MatMulInteger") if int8 else (TensorProto.FLOAT, "MatMul")
+    tb = TensorProto.INT8 if int8 else TensorProto.FLOAT
+    tout = TensorProto.INT32 if int8 else TensorProto.FLOAT
+    graph = helper.make_graph(
+        [helper.make_node(op, ["a", "b"], ["c"])],
+        "gemm",
+        [
+            helper.make_tensor_value_info("a", tin, [n, n]),
+            helper.make_tensor_value_info("b", tb, [n, n]),
+        ],
+        [helper.make_tensor_value_info("c", tout, [n, n])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    if int8:
+        feeds = {
+            "a": rng.integers(0, 255, (n, n), np.uint8),
+            "b": rng.integers(-127, 127, (n, n), np.int8),
+        }
+    else:
+        feeds = {"a": rng.random((n, n), np.float32), "b": rng.random((n, n), np.float32)}
+    return lambda: sess.run(None, feeds)
+
+
+def measure_peaks(
+    threads: int | None = None, n: int = 1024, budget_s: float = 1.5
+) -> dict[str, float]:
+    """GFLOP/s (fp32, numpy and ORT), GOP/s (int8, ORT) and copy GB/s of this CPU."""
+    flops = 2.0 * n**3
+    a = np.random.default_rng(0).random((n, n), np.float32)
+    src = np.ones(64 * 2**20, np.float32)  # 256 MiB
+    dst = np.empty_like(src)
+    copy_s = _best_seconds(lambda: np.copyto(dst, src), 5, budget_s)
+    return {
+        "numpy_fp32_gflops": flops / _best_seconds(lambda: a @ a, 10, budget_s) / 1e9,
+        "ort_fp32_gflops": flops / _best_seconds(_ort_gemm(n, False, threads), 10, budget_s) / 1e9,
+        "ort_int8_gops": flops / _best_seconds(_ort_gemm(n, True, threads), 10, budget_s) / 1e9,
+        "copy_gbs": 2 * src.nbytes / copy_s / 1e9,
+        "threads": float(threads or os.cpu_count() or 1),
+    }
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def host_profile(peaks: dict[str, float]) -> DeviceProfile:
+    """The `host` profile with this machine's measured peaks (fp16 runs at fp32 speed on CPUs
+    without native FP16 GEMMs: ONNX Runtime's CPU kernels compute FP16 graphs in FP32)."""
+    fp32 = peaks["ort_fp32_gflops"] / 1e3
+    mem_gb = _mem_total_gb()
+    return DeviceProfile(
+        name="host",
+        title=f"host CPU: {cpu_name()}, {int(peaks['threads'])} threads (ONNX Runtime)",
+        kind="host",
+        compute_capability=None,
+        memory_gb=mem_gb,
+        reserved_gb=min(1.0, mem_gb / 4),
+        memory_bandwidth_gbs=peaks["copy_gbs"],
+        fp32_tflops=fp32,
+        fp16_tflops_dense=fp32,
+        int8_tops_dense=peaks["ort_int8_gops"] / 1e3,
+        precisions=("fp32", "fp16", "int8"),
+        source="measured by vla_edge.bench.calibrate.measure_peaks: "
+        + ", ".join(f"{k}={v:.1f}" for k, v in peaks.items()),
+    )
+
+
+def _mem_total_gb() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            return int(fh.readline().split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def host_efficiency(threads: int) -> Efficiency:
+    return dataclasses.replace(HOST_EFFICIENCY, units=threads)
+
+
+# --- fitting -------------------------------------------------------------------------------
+GRID = {
+    "gemm": np.linspace(0.1, 1.0, 19),
+    "pointwise": np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]),
+    "memory": np.linspace(0.1, 1.0, 19),
+    "launch_us": np.array([0, 1, 2, 3, 4, 6, 8, 10, 15, 20, 30, 40, 60]),
+}
+
+
+def log_errors(
+    points: list[tuple[GraphCost, float]], profile: DeviceProfile, eff: Efficiency
+) -> np.ndarray:
+    """log(estimate / measured) per point."""
+    est = np.array([predict(c, profile, eff, "").latency_ms for c, _ in points])
+    meas = np.array([m for _, m in points])
+    return np.log(est / meas)
+
+
+def _terms(cost: GraphCost, profile: DeviceProfile, base: Efficiency) -> np.ndarray:
+    """Per node: [GEMM seconds at full efficiency, other compute seconds, memory seconds,
+    launches], so the grid search below evaluates every efficiency at once."""
+    units = units_of(profile, base)
+    rows = []
+    for n in cost.nodes:
+        gemm_like = n.cls in ("gemm", "conv")
+        rate = peak_flops(profile, n.compute, n.cls) * (
+            utilization(n, base.tile, units) if gemm_like else 1
+        )
+        t = n.flops / rate if rate else 0.0
+        mem = n.bytes / (profile.memory_bandwidth_gbs * 1e9)
+        rows.append(
+            (t if gemm_like else 0.0, 0.0 if gemm_like else t, mem, 0.0 if n.fused else 1.0)
+        )
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def fit(
+    points: list[tuple[GraphCost, float]], profile: DeviceProfile, base: Efficiency
+) -> Efficiency:
+    """Efficiency minimizing the mean squared log error over `points` (vectorized grid search)."""
+    g, p, m = np.meshgrid(GRID["gemm"], GRID["pointwise"], GRID["memory"], indexing="ij")
+    g, p, m = g.ravel(), p.ravel(), m.ravel()
+    sq = np.zeros((g.size, GRID["launch_us"].size))
+    for cost, measured_ms in points:
+        t = _terms(cost, profile, base)
+        compute = np.outer(t[:, 0], 1 / g) + np.outer(t[:, 1], 1 / p)
+        body = np.maximum(compute, np.outer(t[:, 2], 1 / m)).sum(axis=0)  # seconds per combo
+        total = body[:, None] + t[:, 3].sum() * GRID["launch_us"][None, :] * 1e-6
+        sq += np.log(total * 1e3 / measured_ms) ** 2
+    i, j = np.unravel_index(np.argmin(sq), sq.shape)
+    return dataclasses.replace(
+        base,
+        gemm=float(g[i]),
+        pointwise=float(p[i]),
+        memory=float(m[i]),
+        launch_us=float(GRID["launch_us"][j]),
+        source=f"fitted on {len(points)} graphs",
+    )
+
+
+def summarize(errors: np.ndarray) -> dict[str, float]:
+    """Error statistics of log(estimate/measured), as percentages of the measured latency."""
+    pct = (np.exp(errors) - 1) * 100
+    return {
+        "mean_abs_pct": float(np.mean(np.abs(pct))),
+        "max_abs_pct": float(np.max(np.abs(pct))),
+        "median_pct": float(np.median(pct)),
+        "rms_log": float(np.sqrt(np.mean(errors**2))),
+    }
