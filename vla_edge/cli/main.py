@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "vla_edge.cli.run",
     "vla_edge.cli.build",
     "vla_edge.cli.quantize",
+    "vla_edge.cli.benchmark",
 ]
 
 
