@@ -36,7 +36,7 @@ class VlaConfig(PretrainedConfig):
         fusion_block_mlp: list[int] | None = None,
         vision_token_pool: int = 1,
         sparsity: str | None = None,
-        compression: dict | None = None,
+        compression: list | None = None,
         **kwargs,
     ) -> None:
         self.spec = spec
