@@ -113,10 +113,7 @@ def open_demos(path: str | Path, spec: PolicySpec | None = None):
         raise DataError(
             f"no demonstrations at {path}: record some with `vla-edge sim demos -o {path}`"
         )
-    if path.suffix == ".npz":
-        demos = ArrayDemos.load(path)
-    else:
-        demos = _open_sim_dataset(path)
+    demos = ArrayDemos.load(path) if path.suffix == ".npz" else _open_sim_dataset(path)
     if len(demos) == 0:
         raise DataError(f"demonstrations {path} hold no frames")
     if spec is not None:

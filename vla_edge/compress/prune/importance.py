@@ -113,7 +113,10 @@ def block_scores(model, batches) -> dict[str, list[float]]:
         for block in getattr(model, kind):
             handle = block.register_forward_hook(lambda m, args, result: args[0])
             try:
-                err = [torch.mean((readout(model, b) - r) ** 2) for b, r in zip(batches, ref)]
+                err = [
+                    torch.mean((readout(model, b) - r) ** 2)
+                    for b, r in zip(batches, ref, strict=True)
+                ]
             finally:
                 handle.remove()
             out[kind].append(float(torch.stack(err).mean()))
