@@ -31,6 +31,8 @@ COMMAND_MODULES = [
     "vla_edge.cli.build",
     "vla_edge.cli.quantize",
     "vla_edge.cli.benchmark",
+    "vla_edge.cli.prune",
+    "vla_edge.cli.distill",
 ]
 
 

@@ -136,7 +136,7 @@ def distill(
     tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)
     collate = Collator(tok, spec.state_dim)
     student, copied = build_student(teacher, config)
-    student.config.compression = _lineage(teacher_path, config, copied)
+    student.config.compression = [_lineage(teacher_path, config, copied)]
     objective = DistillObjective(
         student,
         teacher.config.hidden_size,

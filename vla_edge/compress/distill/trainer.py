@@ -36,7 +36,9 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "save_every"):
+        if self.steps < 0:
+            raise InputError(f"steps must be >= 0, got {self.steps}")
+        for name in ("batch_size", "save_every"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
@@ -95,7 +97,7 @@ class Fit:
             parts = self._step(model, opt, step, rank, world)
             history.append({"step": step, **parts})
             bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss']:.4f}")
+            bar.set_postfix(loss=f"{parts['loss']:.4g}")
             if rank == 0 and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps):
                 self._checkpoint(opt, step + 1)
         bar.close()
