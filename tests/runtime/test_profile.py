@@ -50,8 +50,8 @@ def test_ring_keeps_the_last_cycles_and_counts_all():
     log = CycleLog(capacity=16)
     for i in range(40):
         row = log.begin(i, float(i), float(i))
-        row[2:7] = float(i) + 0.5
-        log.end()
+        row[2:7] = [float(i) + 0.5] * 5
+        log.end(row)
     rows, _ = log.kept()
     assert log.cycles == 40 and rows.shape[0] == 16
     np.testing.assert_array_equal(rows[:, 1], np.arange(24, 40))

@@ -27,6 +27,7 @@ class LoopConfig:
     warmup: int = 2  # inferences before the clock starts (not timed)
     log_capacity: int = 100_000  # cycles kept for percentiles and the trace
     ensemble_m: float = 0.01
+    rt_priority: int | None = None  # SCHED_FIFO priority (1..99) of the loop thread (Linux)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate_hz) and 0 < self.rate_hz <= 10_000):
@@ -50,6 +51,8 @@ class LoopConfig:
             raise RuntimeLoopError(f"max_cycles must be >= 1, got {self.max_cycles}")
         if self.warmup < 0 or self.spin_ms < 0:
             raise RuntimeLoopError("warmup and spin_ms must be >= 0")
+        if self.rt_priority is not None and not 1 <= self.rt_priority <= 99:
+            raise RuntimeLoopError(f"rt_priority must be 1..99, got {self.rt_priority}")
         if self.max_step is not None and not 0 < self.max_step <= 1:
             raise RuntimeLoopError(f"max_step must be in (0, 1] of the range, got {self.max_step}")
 

@@ -108,7 +108,7 @@ class ControlLoop(LoopStartup):
             row[POST] = now()
             self._fault(fault, tick.index)
         else:
-            action = self.safety(action, self.last_sent)
+            action = self.safety.limit_rate(action, self.last_sent)
             row[POST] = now()
             if not self._send("action", action):
                 self._fault(wd.ACTUATOR_FAILED, tick.index)
@@ -116,7 +116,7 @@ class ControlLoop(LoopStartup):
         row[ACT] = now()
         if row[ACT] > tick.deadline + self.period:
             self.misses += 1
-        self.log.end(fault)
+        self.log.end(row, fault)
 
     def _stale(self, frames: dict, t: float) -> int:
         for name, frame in frames.items():
@@ -127,7 +127,7 @@ class ControlLoop(LoopStartup):
                 return wd.CAMERA_STALE
         return 0
 
-    def _step_sync(self, tick: int, frames: dict, row: np.ndarray) -> tuple[int, np.ndarray | None]:
+    def _step_sync(self, tick: int, frames: dict, row: list) -> tuple[int, np.ndarray | None]:
         if self.chunker.wants_observation(tick):
             obs = observe(self.spec, frames, self._state())
             row[PRE] = now()
@@ -147,9 +147,7 @@ class ControlLoop(LoopStartup):
                 return fault, None
         return self._planned(tick, row)
 
-    def _step_async(
-        self, tick: int, frames: dict, row: np.ndarray
-    ) -> tuple[int, np.ndarray | None]:
+    def _step_async(self, tick: int, frames: dict, row: list) -> tuple[int, np.ndarray | None]:
         result = self.worker.poll()
         if result is not None:
             self.log.add_worker_span(result.span)
@@ -167,7 +165,7 @@ class ControlLoop(LoopStartup):
             self.chunker.requested()
         return self._planned(tick, row)
 
-    def _planned(self, tick: int, row: np.ndarray) -> tuple[int, np.ndarray | None]:
+    def _planned(self, tick: int, row: list) -> tuple[int, np.ndarray | None]:
         action = self.chunker.action(tick)
         if action is None:
             self.last_error = "no planned action for this tick (inference too slow for the chunk)"
@@ -185,13 +183,15 @@ class ControlLoop(LoopStartup):
     def _accept(self, chunk, obs_tick: int, tick: int, stamp: float, infer_ms: float) -> int:
         """Check a predicted chunk and hand it to the chunker; a fault code when it is bad."""
         h, a = self.spec.action.chunk, self.spec.action.dim
-        arr = np.array(chunk, dtype=np.float32).reshape(-1, a) if chunk is not None else None
+        # a copy: a runner may hand out a view of an output buffer it reuses on the next call
+        arr = np.array(chunk, dtype=np.float32) if chunk is not None else None
         if arr is None or arr.shape != (h, a):
             got = None if chunk is None else np.shape(chunk)
             return self._policy_error(
                 RuntimeLoopError(f"policy returned shape {got}, not {(h, a)}")
             )
-        if not np.isfinite(arr).all():
+        arr = self.safety.screen(arr)
+        if arr is None:
             self.last_error = "policy returned NaN/inf"
             return wd.NON_FINITE
         if self.chunker.add_chunk(arr, obs_tick, tick):

@@ -3,9 +3,9 @@
 - `check_compatible` refuses to start when the bundle's action space does not match the
   actuator's (dimension, names in order, units).
 - `SafetyFilter` clamps every action to the limits (the bundle's, intersected with the
-  actuator's when it declares its own), and limits the change per step to `max_step` times the
-  range of each dimension when asked. Non-finite values never reach it: the loop treats them
-  as a fault first.
+  actuator's when it declares its own; the loop clamps each chunk once as it arrives), and
+  limits the change per step to `max_step` times the range of each dimension when asked.
+  Non-finite values never reach it: the loop treats them as a fault first.
 - `safe_values` gives the values of a hold / zero / stop command.
 """
 
@@ -69,19 +69,50 @@ class SafetyFilter:
             raise RuntimeLoopError(f"max_step must be in (0, 1] of the range, got {max_step}")
         self.low, self.high = low, high
         self.max_delta = None if max_step is None else (high - low) * np.float32(max_step)
-        self.clamped = 0  # actions changed by the limits
+        self._lo_tiled: list[float] = []
+        self._hi_tiled: list[float] = []
+        self.clamped = 0  # planned actions changed by the limits
         self.rate_limited = 0  # actions changed by the rate limit
 
-    def __call__(self, action: np.ndarray, last: np.ndarray | None) -> np.ndarray:
-        out = np.clip(action.astype(np.float32, copy=False), self.low, self.high)
-        if not np.array_equal(out, action):
-            self.clamped += 1
-        if self.max_delta is not None and last is not None:
-            limited = np.clip(out, last - self.max_delta, last + self.max_delta)
-            if not np.array_equal(limited, out):
-                self.rate_limited += 1
-            out = np.clip(limited, self.low, self.high)
+    def screen(self, chunk: np.ndarray) -> np.ndarray | None:
+        """A fresh [H, A] chunk clamped to the limits, or None when it holds NaN or inf.
+
+        The loop screens each chunk once as it arrives (its strategies then only index,
+        average or blend clamped chunks, which stays within the limits). The usual case, every
+        value finite and in range, is decided in plain Python over one `tolist()`: on a busy
+        machine each numpy call right after the inference costs tens of microseconds."""
+        flat = chunk.ravel().tolist()
+        lo, hi = self._tiled(len(flat))
+        if all(a <= v <= b for v, a, b in zip(flat, lo, hi, strict=True)):  # NaN: False
+            return chunk
+        if not np.isfinite(chunk).all():
+            return None
+        out = np.minimum(np.maximum(chunk, self.low), self.high)
+        self.clamped += int((out != chunk).any(axis=-1).sum())
         return out
+
+    def _tiled(self, n: int) -> tuple[list[float], list[float]]:
+        if len(self._lo_tiled) != n:
+            reps = n // self.low.size
+            self._lo_tiled = np.tile(self.low, reps).tolist()
+            self._hi_tiled = np.tile(self.high, reps).tolist()
+        return self._lo_tiled, self._hi_tiled
+
+    def limit_rate(self, action: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+        """Bound the change from the last command sent (a no-op without max_step)."""
+        if self.max_delta is None or last is None:
+            return action
+        out = np.minimum(np.maximum(action, last - self.max_delta), last + self.max_delta)
+        if (out != action).any():
+            self.rate_limited += 1
+        return np.minimum(np.maximum(out, self.low), self.high)
+
+    def __call__(self, action: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+        """Clamp and rate-limit one finite action."""
+        out = self.screen(np.asarray(action, np.float32)[None])
+        if out is None:
+            raise ValueError(f"action {action} is not finite")
+        return self.limit_rate(out[0], last)
 
     def zero(self) -> np.ndarray:
         return np.clip(np.zeros_like(self.low), self.low, self.high)

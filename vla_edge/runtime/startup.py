@@ -10,6 +10,8 @@ stop the threads, close cameras and actuator.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
 import numpy as np
@@ -41,6 +43,7 @@ class LoopStartup:
         if isinstance(self.chunker, AsyncChunks):
             self.chunker.set_latency(latency, self.period)
             self.worker = InferenceWorker(self._predict).start()
+        self._old_sched = set_realtime(cfg.rt_priority)
         self.t_begin = time.monotonic()
         self.scheduler.start()
         if isinstance(self.chunker, AsyncChunks) and primer is not None:
@@ -112,6 +115,7 @@ class LoopStartup:
             errors.append(f"the final stop command failed: {self.last_error}")
         if self.worker is not None:
             self.worker.stop()
+        restore_scheduling(getattr(self, "_old_sched", None))
         for cam in self.cameras.values():
             try:
                 cam.close()
@@ -122,3 +126,29 @@ class LoopStartup:
         except Exception as exc:  # noqa: BLE001
             errors.append(f"closing the actuator: {exc}")
         self.shutdown_errors = errors
+
+
+def set_realtime(priority: int | None):
+    """Run the calling thread under SCHED_FIFO at `priority` (Linux); returns what to restore.
+    A real-time loop thread is not preempted by ordinary processes, which is what keeps start
+    jitter low on a loaded machine; the loop sleeps most of each period, so it takes little."""
+    if priority is None:
+        return None
+    if not hasattr(os, "sched_setscheduler"):
+        raise RuntimeLoopError("--rt-priority needs Linux (os.sched_setscheduler)")
+    old = (os.sched_getscheduler(0), os.sched_getparam(0))
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except PermissionError as exc:
+        raise RuntimeLoopError(
+            f"cannot run the loop at real-time priority {priority}: {exc}; run as root, grant "
+            "CAP_SYS_NICE (`sudo setcap cap_sys_nice+ep $(readlink -f $(which python3))`), "
+            "raise `ulimit -r`, or drop --rt-priority"
+        ) from exc
+    return old
+
+
+def restore_scheduling(old) -> None:
+    if old is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, old[0], old[1])

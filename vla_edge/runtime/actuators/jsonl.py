@@ -25,7 +25,7 @@ class StdoutActuator(Actuator):
 
     def _write(self, command: Command) -> None:
         out = self.stream or sys.stdout
-        out.write(json.dumps(command.to_dict(self.names)) + "\n")
+        out.write(command.to_json(_names_json(self)) + "\n")
         out.flush()
 
 
@@ -50,7 +50,7 @@ class FileActuator(Actuator):
             raise RuntimeLoopError(f"cannot open actuator log {self.path}: {exc}") from exc
 
     def _write(self, command: Command) -> None:
-        self._fh.write(json.dumps(command.to_dict(self.names)) + "\n")  # type: ignore[union-attr]
+        self._fh.write(command.to_json(_names_json(self)) + "\n")  # type: ignore[union-attr]
 
     def _close(self) -> None:
         if self._fh is not None:
@@ -69,3 +69,11 @@ class NullActuator(Actuator):
 
     def _write(self, command: Command) -> None:
         self.last = command
+
+
+def _names_json(actuator: Actuator) -> str | None:
+    """The actuator's action names as JSON, encoded once."""
+    cached = getattr(actuator, "_names_json", None)
+    if cached is None and actuator.names is not None:
+        cached = actuator._names_json = json.dumps(actuator.names)
+    return cached

@@ -55,8 +55,8 @@ def encode(command: Command, fmt: str, names: list[str] | None = None) -> bytes:
             t_unix,
         )
         return head + values.tobytes()
-    body = {"v": 1, **command.to_dict(names), "t_unix": round(t_unix, 6)}
-    return json.dumps(body).encode()
+    names_json = None if names is None else json.dumps(names)
+    return ('{"v": 1, ' + command.to_json(names_json, t_unix=t_unix)[1:]).encode()
 
 
 def decode(packet: bytes) -> dict:
@@ -90,6 +90,7 @@ class UdpActuator(Actuator):
             raise RuntimeLoopError(f"UDP port must be 1..65535, got {port}")
         self.host, self.port, self.fmt = host, port, fmt
         self.refused = 0
+        self._names_json: str | None = None
         self._sock: socket.socket | None = None
 
     @classmethod
@@ -114,11 +115,19 @@ class UdpActuator(Actuator):
 
     def _write(self, command: Command) -> None:
         try:
-            self._sock.send(encode(command, self.fmt, self.names))  # type: ignore[union-attr]
+            self._sock.send(self._encode(command))  # type: ignore[union-attr]
         except ConnectionRefusedError:
             # An ICMP "port unreachable" from an earlier datagram: nobody listens yet. UDP is
             # fire-and-forget, so count it (reported in the summary) rather than fault.
             self.refused += 1
+
+    def _encode(self, command: Command) -> bytes:
+        if self.fmt == "binary":
+            return encode(command, "binary")
+        if self._names_json is None and self.names is not None:
+            self._names_json = json.dumps(self.names)
+        head = '{"v": 1, '
+        return (head + command.to_json(self._names_json, t_unix=time.time())[1:]).encode()
 
     def _close(self) -> None:
         if self._sock is not None:
