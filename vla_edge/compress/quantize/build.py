@@ -17,11 +17,13 @@ from vla_edge.compress.quantize.qdq import insert_qdq
 
 @dataclass
 class PreparedGraph:
-    """An FP32 graph after quant_pre_process, with its weighted layers."""
+    """An FP32 graph after quant_pre_process, with its weighted layers (`all_layers`) and those
+    that may be quantized (`layers`: without the text encoder's when it is kept float)."""
 
     role: str
     path: Path
     model: object
+    all_layers: list
     layers: list
     preprocess: str
     amax: dict[str, float] = field(default_factory=dict)
@@ -36,9 +38,8 @@ class PreparedGraph:
         g.name_nodes(model)
         onnx.save(model, str(dst))
         layers = g.weighted_layers(model)
-        if not include_text:
-            layers = [x for x in layers if not x.in_text_encoder]
-        return cls(role, dst, model, layers, how)
+        chosen = [x for x in layers if include_text or not x.in_text_encoder]
+        return cls(role, dst, model, layers, chosen, how)
 
     def params(self) -> dict[str, int]:
         return {t.name: int(np.prod(t.dims)) for t in self.model.graph.initializer}
@@ -75,7 +76,7 @@ def size_bytes(graph) -> int:
 def layer_summary(prepared: PreparedGraph, quantized: list) -> dict:
     names = {x.name for x in quantized}
     return {
-        "weighted_layers": len(prepared.layers),
+        "weighted_layers": len(prepared.all_layers),
         "int8_layers": len(names),
-        "float_layers": [x.name for x in prepared.layers if x.name not in names],
+        "float_layers": [x.name for x in prepared.all_layers if x.name not in names],
     }

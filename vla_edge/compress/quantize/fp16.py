@@ -78,4 +78,70 @@ def to_fp16(model, feeds: list[dict[str, np.ndarray]], keep_decode: bool = True)
         op_block_list=sorted(set(DEFAULT_OP_BLOCK_LIST) | set(ISLAND_OPS)),
         node_block_list=sorted(block_nodes),
     )
-    return Fp16Result(converted, list(ISLAND_OPS), len(decode), overflow)
+    _drop_duplicate_nodes(converted)
+    converted = _reinfer(converted)
+    _fold_round_trips(converted, block_nodes | island)
+    return Fp16Result(_reinfer(converted), list(ISLAND_OPS), len(decode), overflow)
+
+
+def _fold_round_trips(model, fp32_nodes: set[str]) -> None:
+    """The converter casts every FP32-island output to FP16 and back to FP32 at the next island
+    node, which rounds the values (for the logits before ArgMax, a flipped bin): connect such
+    consumers to the FP32 tensor directly."""
+    fp32, fp16 = 1, 10
+    types = {v.name: v.type.tensor_type.elem_type for v in model.graph.value_info}
+    types.update({v.name: v.type.tensor_type.elem_type for v in model.graph.input})
+    producer = {o: n for n in model.graph.node for o in n.output}
+    outputs = {o.name for o in model.graph.output}
+    rewire = {}
+    for node in model.graph.node:
+        first = producer.get(node.input[0]) if node.op_type == "Cast" else None
+        if first is None or first.op_type != "Cast" or node.output[0] in outputs:
+            continue
+        src = producer.get(first.input[0])
+        from_fp32 = types.get(first.input[0]) == fp32 or (
+            src is not None and src.name in fp32_nodes
+        )
+        if _cast_to(node) == fp32 and _cast_to(first) == fp16 and from_fp32:
+            rewire[node.output[0]] = first.input[0]
+    for node in model.graph.node:
+        for j, name in enumerate(node.input):
+            if name in rewire:
+                node.input[j] = rewire[name]
+    _drop_dead(model)
+
+
+def _cast_to(node) -> int | None:
+    return next((a.i for a in node.attribute if a.name == "to"), None)
+
+
+def _drop_dead(model) -> None:
+    """Remove Cast nodes whose outputs nobody reads (repeat until none)."""
+    while True:
+        used = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
+        dead = [n for n in model.graph.node if n.op_type == "Cast" and n.output[0] not in used]
+        if not dead:
+            return
+        for n in dead:
+            model.graph.node.remove(n)
+
+
+def _reinfer(model):
+    """The converter can label an FP32 island's tensors FP16 in value_info: infer them anew."""
+    import onnx
+
+    del model.graph.value_info[:]
+    return onnx.shape_inference.infer_shapes(model)
+
+
+def _drop_duplicate_nodes(model) -> None:
+    """The converter can insert the same Cast twice when one tensor feeds two FP32 islands
+    (same name, input and output): keep one copy."""
+    seen, keep = set(), []
+    for node in model.graph.node:
+        key = node.SerializeToString(deterministic=True)
+        if key not in seen:
+            seen.add(key)
+            keep.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(keep)

@@ -117,22 +117,28 @@ def _unique_names(layers: list[Layer]) -> list[Layer]:
 
 
 def unshare_initializers(model, node_names: set[str]) -> None:
-    """Give each listed node its own copy of any initializer it shares with other nodes (the
-    FP16 converter inserts one Cast per consumer and would otherwise duplicate node names)."""
+    """An initializer used both by listed (FP32) nodes and by others gets one copy for the
+    listed nodes (the FP16 converter would otherwise cast it back once per consumer, under one
+    node name)."""
     import onnx
 
     inits = {t.name: t for t in model.graph.initializer}
-    uses = Counter(i for n in model.graph.node for i in n.input if i in inits)
+    users: dict[str, set[bool]] = defaultdict(set)
+    for n in model.graph.node:
+        for i in n.input:
+            if i in inits:
+                users[i].add(n.name in node_names)
+    mixed = {name for name, kinds in users.items() if len(kinds) == 2}
+    for name in mixed:
+        copy = onnx.TensorProto()
+        copy.CopyFrom(inits[name])
+        copy.name = _safe(f"{name}__fp32")
+        model.graph.initializer.append(copy)
     for node in model.graph.node:
-        if node.name not in node_names:
-            continue
-        for j, name in enumerate(node.input):
-            if name in inits and uses[name] > 1:
-                copy = onnx.TensorProto()
-                copy.CopyFrom(inits[name])
-                copy.name = _safe(f"{name}__{node.name}")
-                model.graph.initializer.append(copy)
-                node.input[j] = copy.name
+        if node.name in node_names:
+            for j, name in enumerate(node.input):
+                if name in mixed:
+                    node.input[j] = _safe(f"{name}__fp32")
 
 
 def _safe(name: str) -> str:
