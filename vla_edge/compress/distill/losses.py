@@ -123,3 +123,19 @@ class DistillObjective(nn.Module):
             loss = loss + self.bc_weight * bc
             parts["bc"] = float(bc.detach())
         return loss, parts
+
+
+class BCObjective(nn.Module):
+    """Behaviour cloning on demonstration actions only (no teacher), e.g. for a quick teacher
+    on synthetic data; the sim/train package owns real training."""
+
+    def __init__(self, student) -> None:
+        super().__init__()
+        self.student = student
+
+    def forward(self, batch: dict, targets=None) -> tuple[torch.Tensor, dict[str, float]]:
+        b = batch
+        loss = self.student.compute_loss(
+            b["images"], b["input_ids"], b["attention_mask"], b["state"], b["actions"]
+        )
+        return loss, {"bc": float(loss.detach())}

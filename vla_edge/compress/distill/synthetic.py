@@ -48,3 +48,22 @@ def _actions(spec: PolicySpec, pos: np.ndarray, task: np.ndarray, states: np.nda
             z[:, k, 2:] = np.tanh(states[:, :1])
     z = np.clip(z, -0.95, 0.95)
     return (low + (z + 1.0) / 2.0 * (high - low)).astype(np.float32)
+
+
+def fit_synthetic(model, demos, out, steps: int = 150, batch_size: int = 32, seed: int = 0):
+    """Behaviour-clone `model` on (synthetic) demonstrations and save it to `out`: a teacher
+    with real structure for trying prune/distill without a simulator."""
+    from vla_edge.compress.distill.batches import Collator
+    from vla_edge.compress.distill.losses import BCObjective
+    from vla_edge.compress.distill.trainer import Fit, TrainConfig
+    from vla_edge.policy.checkpoints import save_checkpoint
+    from vla_edge.policy.tokenizer import load_tokenizer
+
+    spec = model.policy_spec
+    tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, None)
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=1e-3, seed=seed, progress=False)
+    save = lambda m: save_checkpoint(m, out)  # noqa: E731
+    Fit(
+        BCObjective(model.train()), None, demos, Collator(tok, spec.state_dim), cfg, out, save
+    ).run()
+    return model.eval()
