@@ -119,6 +119,12 @@ def distill(
     config: DistillConfig | None = None,
     resume: bool = False,
 ) -> dict:
+    """Train and save the student; returns a summary (sizes, held-out gap before/after)."""
+    return train_student(teacher_path, data, out, config, resume)[1]
+
+
+def train_student(teacher_path, data, out, config=None, resume=False) -> tuple:
+    """(student model, summary) — see `distill`."""
     from vla_edge.policy.checkpoints import save_checkpoint
     from vla_edge.policy.tokenizer import load_tokenizer
 
@@ -158,7 +164,7 @@ def distill(
     )
     result = fit.run(resume=resume)
     after = compare(student.eval(), teacher, held, collate, config.temperature)
-    return _summary(teacher, student, out, result, before, after, len(train), copied)
+    return student, _summary(teacher, student, out, result, before, after, len(train), copied)
 
 
 def _lineage(teacher_path, config: DistillConfig, copied: bool) -> dict:

@@ -1,0 +1,200 @@
+"""Distillation into smaller students: the gap to the teacher shrinks on held-out frames, resume
+is exact, students export, and the data-parallel path runs with two gloo processes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from vla_edge.compress.distill import DistillConfig, TrainConfig, distill, synthetic_demos
+from vla_edge.compress.distill.synthetic import fit_synthetic
+from vla_edge.errors import InputError, SpecError
+from vla_edge.policy.reference import VlaForActions, default_spec, preset_config
+
+torch.set_num_threads(1)
+STUDENT = {"hidden_size": 32, "vision_layers": 1, "mlp_ratio": 2.0}
+
+
+def _teacher(root, head: str, steps: int):
+    torch.manual_seed(0)
+    model = VlaForActions(preset_config("tiny", default_spec("tiny", head), vision_layers=3))
+    demos = synthetic_demos(model.policy_spec, 320, seed=0)
+    demos.save(root / f"demos-{head}.npz")
+    fit_synthetic(model, demos, root / f"teacher-{head}", steps=steps)
+    return root / f"teacher-{head}", root / f"demos-{head}.npz"
+
+
+@pytest.fixture(scope="module")
+def teachers(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distill")
+    return {head: _teacher(root, head, 100) for head in ("bins", "flow")}
+
+
+def _cfg(steps: int, **kw) -> DistillConfig:
+    train = TrainConfig(steps=steps, batch_size=16, lr=1e-3, save_every=5, progress=False)
+    return DistillConfig(
+        student_preset="custom", overrides=dict(STUDENT), holdout=64, train=train, **kw
+    )
+
+
+def test_bins_student_closes_the_gap_on_held_out_frames(teachers, tmp_path):
+    teacher, data = teachers["bins"]
+    r = distill(teacher, data, tmp_path / "s", _cfg(80, temperature=2.0))
+    before, after = r["held_out_before"], r["held_out_after"]
+    assert after["output_loss"] < 0.5 * before["output_loss"]
+    assert after["identical_bins"] > before["identical_bins"]
+    assert r["student_parameters"] < r["teacher_parameters"] / 2
+    student = VlaForActions.from_pretrained(str(tmp_path / "s"))
+    assert student.config.hidden_size == 32 and student.config.compression[0]["step"] == "distill"
+
+
+def test_few_step_flow_student_regresses_onto_the_many_step_teacher(teachers, tmp_path):
+    teacher, data = teachers["flow"]
+    cfg = _cfg(60)
+    cfg.overrides["flow_steps"] = 2
+    r = distill(teacher, data, tmp_path / "s", cfg)
+    assert r["held_out_after"]["output_loss"] < 0.5 * r["held_out_before"]["output_loss"]
+    student = VlaForActions.from_pretrained(str(tmp_path / "s"))
+    t = VlaForActions.from_pretrained(str(teacher))
+    assert student.head.steps == 2 and t.head.steps == 10
+    assert torch.equal(student.head.init_noise, t.head.init_noise)
+
+
+def test_feature_matching_trains_a_projection(teachers, tmp_path):
+    from vla_edge.compress.distill.losses import DistillObjective
+
+    teacher, data = teachers["bins"]
+    r = distill(teacher, data, tmp_path / "s", _cfg(10, feature_weight=0.5, bc_weight=0.2))
+    state = torch.load(tmp_path / "s" / "distill_state.pt", weights_only=True)
+    assert state["objective"]["proj.weight"].shape == (64, 32)  # student 32 -> teacher 64
+    assert r["final_loss"] > 0
+    student = VlaForActions(preset_config("tiny", default_spec("tiny", "bins")))
+    assert isinstance(DistillObjective(student, 64, 1.0, 0.5, 0.0).proj, torch.nn.Identity)
+
+
+def test_resume_continues_exactly(teachers, tmp_path):
+    teacher, data = teachers["bins"]
+    distill(teacher, data, tmp_path / "straight", _cfg(20))
+    distill(teacher, data, tmp_path / "resumed", _cfg(10))
+    r = distill(teacher, data, tmp_path / "resumed", _cfg(20), resume=True)
+    assert r["resumed_from_step"] == 10
+    a = VlaForActions.from_pretrained(str(tmp_path / "straight")).state_dict()
+    b = VlaForActions.from_pretrained(str(tmp_path / "resumed")).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_student_exports_into_a_verified_bundle(teachers, tmp_path):
+    from vla_edge.compress.prune import export_compressed
+
+    teacher, data = teachers["flow"]
+    cfg = _cfg(5)
+    cfg.overrides["flow_steps"] = 3
+    distill(teacher, data, tmp_path / "s", cfg)
+    bundle = export_compressed(tmp_path / "s", tmp_path / "b")
+    assert bundle.manifest["validation"]["parity"]["passed"]
+    assert bundle.manifest["lineage"]["settings"]["compression"][0]["step"] == "distill"
+
+
+def test_copy_text_encoder_when_shapes_fit(teachers):
+    from vla_edge.compress.distill.api import build_student
+
+    teacher = VlaForActions.from_pretrained(str(teachers["bins"][0]))
+    student, copied = build_student(teacher, DistillConfig(student_preset="tiny"))
+    assert copied and all(not p.requires_grad for p in student.text.parameters())
+    assert torch.equal(student.text.embed.weight, teacher.text.embed.weight)
+    small, copied = build_student(teacher, DistillConfig(overrides={"hidden_size": 32}))
+    assert not copied  # an own text encoder of another width cannot be copied
+
+
+def test_bad_settings_say_what_to_do():
+    from vla_edge.compress.distill.student import parse_overrides
+
+    with pytest.raises(SpecError, match="key one of"):
+        parse_overrides(["width=3"])
+    with pytest.raises(SpecError, match="is not a int"):
+        parse_overrides(["hidden_size=big"])
+    with pytest.raises(InputError, match="temperature"):
+        DistillConfig(temperature=0)
+
+
+def test_cli_distill_and_resume_flag(teachers, tmp_path):
+    from typer.testing import CliRunner
+
+    from vla_edge.cli.main import app
+
+    teacher, data = teachers["bins"]
+    out = tmp_path / "cli"
+    base = [
+        "distill",
+        str(teacher),
+        "--data",
+        str(data),
+        "-o",
+        str(out),
+        "--student-preset",
+        "custom",
+        "--set",
+        "hidden_size=32",
+        "--batch-size",
+        "16",
+    ]
+    res = CliRunner().invoke(app, [*base, "--steps", "4", "--json"])
+    assert res.exit_code == 0, res.output
+    data_out = json.loads(res.stdout[res.stdout.index("{") :])
+    assert data_out["steps"] == 4 and data_out["processes"] == 1
+    res = CliRunner().invoke(app, [*base, "--steps", "6", "--resume", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout[res.stdout.index("{") :])["resumed_from_step"] == 4
+    res = CliRunner().invoke(app, [*base, "--steps", "6"])
+    assert res.exit_code != 0 and "--resume" in res.output
+
+
+def _ddp_worker(rank: int, world: int, port: int, teacher: str, data: str, out: str) -> None:
+    import os
+    from pathlib import Path
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        from vla_edge.compress.distill.api import train_student
+
+        student, r = train_student(teacher, data, out, _cfg(6))
+        flat = torch.cat([p.detach().flatten() for p in student.parameters()])
+        r["checksum"] = float(flat.double().sum())
+        (Path(out).parent / f"rank{rank}.json").write_text(json.dumps(r, default=str))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_process_gloo_run(teachers, tmp_path):
+    """The same code under torch.distributed (as torchrun starts it): DDP + sharded batches."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    teacher, data = teachers["bins"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "ddp"
+    mp.spawn(_ddp_worker, args=(2, port, str(teacher), str(data), str(out)), nprocs=2)
+    state = torch.load(out / "distill_state.pt", weights_only=True)
+    assert state["step"] == 6
+    r0, r1 = (json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1))
+    assert r0["processes"] == r1["processes"] == 2
+    assert r0["checksum"] == r1["checksum"]  # DDP kept the replicas identical
+
+
+def test_batches_shard_across_ranks():
+    from vla_edge.compress.distill.batches import batch_indices
+
+    a = batch_indices(100, 8, 3, seed=1, rank=0, world=2)
+    b = batch_indices(100, 8, 3, seed=1, rank=1, world=2)
+    assert len(a) == len(b) == 8 and not set(a) & set(b)
+    assert a == batch_indices(100, 8, 3, seed=1, rank=0, world=2)
+    assert batch_indices(100, 8, 9, seed=1) != batch_indices(100, 8, 9, seed=2)
