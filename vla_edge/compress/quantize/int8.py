@@ -70,7 +70,7 @@ def _absmax(ranges, layers: list[Layer], model_path: Path) -> dict[str, float]:
     import onnx
 
     model = onnx.load(str(model_path), load_external_data=False)
-    first_input = {n.name: n.input[0] for n in model.graph.node}
+    first_input = {n.name: n.input[0] for n in model.graph.node if n.input}
     out = {}
     for layer in layers:
         for node in layer.nodes:
