@@ -1,0 +1,275 @@
+"""Pareto report: task success per millisecond for a teacher and its compressed students.
+
+For each variant (a reference checkpoint: the teacher, pruned and distilled students), and its
+INT8 bundle when `vla-edge quantize` is available:
+- parameters (all / per-frame graph), graph size in MB;
+- per-frame latency on this machine with ONNX Runtime, batch 1 (instruction cached): every
+  variant in its own subprocess, rounds alternating over the variants, all in one run;
+- estimated Orin AGX latency (vla_edge.bench roofline, labelled ESTIMATE): FP16 for FP32
+  bundles, INT8 for INT8 bundles;
+- closed-loop success on the suite when vla_edge.sim is installed; always, the agreement with
+  the teacher on held-out demonstration frames (mean |action - teacher action| as % of range).
+Writes <out>.json, <out>.md and <out>.png (success, or teacher agreement, against latency).
+
+    python benchmarks/pareto_report.py --teacher CKPT --data DEMOS \
+        --variant pruned-50=CKPT2 --variant distilled-tiny=CKPT3 [--int8] [--suite mt10] \
+        --out benchmarks/results/pareto
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TIMER = r"""
+import json, sys, time, numpy as np
+from vla_edge.policy.policy import Policy
+path, iters, warmup, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+p = Policy.load(path, backend="onnxrt", threads=threads)
+rng = np.random.default_rng(0)
+frames = {c.name: rng.integers(0, 256, (c.height, c.width, 3), np.uint8) for c in p.spec.cameras}
+state = np.zeros(p.spec.state_dim, np.float32) if p.spec.state_dim else None
+for _ in range(warmup + 1):
+    p.predict(frames, "reach the square", state)
+times = []
+for _ in range(iters):
+    t = time.perf_counter(); p.predict(frames, "reach the square", state)
+    times.append((time.perf_counter() - t) * 1e3)
+print(json.dumps(times))
+"""
+
+
+def make_bundles(variants: dict[str, Path], work: Path, data: Path, int8: bool) -> dict:
+    from vla_edge.compress.prune import export_compressed
+
+    bundles = {}
+    for name, ckpt in variants.items():
+        bundles[name] = export_compressed(ckpt, work / name, force=True).path
+        print(f"exported {name}", flush=True)
+        if int8 and _has_quantize():
+            from vla_edge.compress.quantize.api import quantize
+            from vla_edge.compress.quantize.config import QuantizeConfig
+
+            cfg = QuantizeConfig(precision="int8", calib=str(data), force=True)
+            bundles[f"{name}-int8"] = quantize(bundles[name], work / f"{name}-int8", cfg).path
+            print(f"quantized {name}", flush=True)
+    return bundles
+
+
+def _has_quantize() -> bool:
+    try:
+        import vla_edge.compress.quantize.api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def time_bundle(path: Path, iters: int, threads: int) -> list[float]:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    cmd = [sys.executable, "-c", TIMER, str(path), str(iters), "10", str(threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"timing {path} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def latencies(bundles: dict, rounds: int, iters: int, threads: int) -> dict:
+    times: dict[str, list[float]] = {n: [] for n in bundles}
+    for r in range(rounds):
+        order = list(bundles) if r % 2 == 0 else list(reversed(bundles))
+        for name in order:
+            times[name] += time_bundle(bundles[name], iters, threads)
+    return {
+        n: {"p50": float(np.median(t)), "p90": float(np.percentile(t, 90)), "n": len(t)}
+        for n, t in times.items()
+    }
+
+
+def orin_estimate(path: Path) -> float | None:
+    try:
+        from vla_edge.bench.devices import get_device
+        from vla_edge.bench.estimate import JETSON_EFFICIENCY
+        from vla_edge.bench.estimates import CostCache, estimate_bundle
+    except ImportError:
+        return None
+    from vla_edge.bundle import Bundle
+
+    b = Bundle.load(path)
+    precision = "int8" if b.precision == "int8" else "fp16"
+    est = estimate_bundle(b, precision, get_device("orin-agx"), JETSON_EFFICIENCY, 1, CostCache())
+    return float(est["per_frame_ms"])
+
+
+def agreement(bundles: dict, teacher: str, data: Path, frames: int) -> dict:
+    """Mean |action - teacher action| over held-out frames, in % of each dimension's range."""
+    from vla_edge.compress.distill import open_demos
+    from vla_edge.policy.policy import Policy
+
+    demos = open_demos(data)
+    idx = np.linspace(0, len(demos) - 1, min(frames, len(demos))).astype(int)
+    samples = [demos[int(i)] for i in idx]
+    outs = {}
+    for name, path in bundles.items():
+        with Policy.load(path, backend="onnxrt") as p:
+            outs[name] = np.stack([_predict(p, s) for s in samples])
+            span = np.asarray(p.spec.action.high) - np.asarray(p.spec.action.low)
+    ref = outs[teacher]
+    return {n: float(np.mean(np.abs(o - ref) / span) * 100) for n, o in outs.items()}
+
+
+def _predict(policy, sample) -> np.ndarray:
+    return policy.predict(sample["frames"], sample["instruction"], sample["state"])
+
+
+def success(path: Path, suite: str | None, episodes: int) -> float | None:
+    if suite is None:
+        return None
+    from vla_edge.sim.evaluate import evaluate
+
+    result = evaluate(str(path), suite=suite, episodes=episodes, backend="onnxrt")
+    rate = result["success_rate"] if isinstance(result, dict) else result.success_rate
+    return float(rate)
+
+
+def sizes(variants: dict[str, Path], bundles: dict) -> dict:
+    from vla_edge.bundle import Bundle
+    from vla_edge.compress.distill.student import count_parameters, load_reference
+
+    out = {}
+    for name, path in bundles.items():
+        base = variants.get(name) or variants[name.removesuffix("-int8")]
+        model, _ = load_reference(base)
+        b = Bundle.load(path)
+        out[name] = {
+            "parameters": count_parameters(model),
+            "per_frame_parameters": count_parameters(model, per_frame=True),
+            "graph_mb": b.size_bytes() / 1e6,
+            "precision": b.precision,
+            "sparsity": (b.manifest.get("sparsity") or {}).get("pattern"),
+        }
+    return out
+
+
+def markdown(rows: list[dict], args, teacher: str) -> str:
+    head = [
+        "# Pareto report: task success per millisecond",
+        "",
+        f"Command: `python benchmarks/pareto_report.py {' '.join(sys.argv[1:])}`",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores, no GPU, ONNX Runtime {args.threads} threads, batch "
+        f"1, per-frame graph (instruction cached); {args.rounds} alternating rounds x "
+        f"{args.iters} iterations per variant, each in its own process; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "Orin: ESTIMATE from the roofline model (vla_edge.bench), Orin AGX, FP16 (INT8 for INT8 "
+        "bundles), not measured on a device.",
+        "",
+        "| variant | params | per-frame params | graph MB | precision | ORT p50 ms | speed-up vs "
+        f"{teacher} | Orin est. ms | success | action gap to teacher (% range) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    base = next(r for r in rows if r["name"] == teacher)["p50_ms"]
+    for r in rows:
+        succ = "n/a" if r["success"] is None else f"{r['success']:.1%}"
+        orin = "n/a" if r["orin_ms"] is None else f"{r['orin_ms']:.3f}"
+        prec = r["precision"] + (f" {r['sparsity']}" if r["sparsity"] else "")
+        head.append(
+            f"| {r['name']} | {r['parameters']:,} | {r['per_frame_parameters']:,} | "
+            f"{r['graph_mb']:.2f} | {prec} | {r['p50_ms']:.2f} | {base / r['p50_ms']:.1f}x | "
+            f"{orin} | {succ} | {r['gap_pct']:.2f} |"
+        )
+    return "\n".join(head) + "\n"
+
+
+def plot(rows: list[dict], out: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    have_success = all(r["success"] is not None for r in rows)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for r in rows:
+        y = r["success"] * 100 if have_success else r["gap_pct"]
+        ax.scatter(r["p50_ms"], y, s=40)
+        ax.annotate(
+            r["name"], (r["p50_ms"], y), fontsize=8, xytext=(4, 3), textcoords="offset points"
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("per-frame latency, ONNX Runtime on this CPU (ms, log)")
+    ax.set_ylabel(
+        "closed-loop success (%)"
+        if have_success
+        else "action gap to teacher (% of range, lower is better)"
+    )
+    ax.set_title(
+        "task success per millisecond"
+        if have_success
+        else "teacher agreement per millisecond (no simulator run)"
+    )
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=120)
+    return out.with_suffix(".png")
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--teacher", required=True, type=Path)
+    ap.add_argument("--data", required=True, type=Path)
+    ap.add_argument("--variant", action="append", default=[], help="name=checkpoint")
+    ap.add_argument("--int8", action="store_true", help="also quantize every variant to INT8")
+    ap.add_argument("--suite", default=None)
+    ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--iters", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--agreement-frames", type=int, default=200)
+    ap.add_argument("--out", default="benchmarks/results/pareto")
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    variants = {"teacher": args.teacher}
+    variants.update(dict(v.split("=", 1) for v in args.variant))
+    variants = {k: Path(v) for k, v in variants.items()}
+    with tempfile.TemporaryDirectory(prefix="pareto-") as tmp:
+        bundles = make_bundles(variants, Path(tmp), args.data, args.int8)
+        size = sizes(variants, bundles)
+        gap = agreement(bundles, "teacher", args.data, args.agreement_frames)
+        lat = latencies(bundles, args.rounds, args.iters, args.threads)
+        rows = [
+            {
+                "name": n,
+                **size[n],
+                "p50_ms": lat[n]["p50"],
+                "p90_ms": lat[n]["p90"],
+                "orin_ms": orin_estimate(bundles[n]),
+                "gap_pct": gap[n],
+                "success": success(bundles[n], args.suite, args.episodes),
+            }
+            for n in bundles
+        ]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(
+        json.dumps({"rows": rows, "args": vars(args)}, indent=2, default=str)
+    )
+    md = markdown(rows, args, "teacher")
+    out.with_suffix(".md").write_text(md)
+    plot(rows, out)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
