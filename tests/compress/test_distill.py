@@ -198,3 +198,22 @@ def test_batches_shard_across_ranks():
     assert len(a) == len(b) == 8 and not set(a) & set(b)
     assert a == batch_indices(100, 8, 3, seed=1, rank=0, world=2)
     assert batch_indices(100, 8, 9, seed=1) != batch_indices(100, 8, 9, seed=2)
+
+
+def test_demonstration_files_are_checked(tmp_path):
+    from vla_edge.compress.distill import ArrayDemos, open_demos
+    from vla_edge.errors import DataError
+
+    spec = default_spec("tiny", "bins")
+    demos = synthetic_demos(spec, 12, seed=3)
+    back = open_demos(demos.save(tmp_path / "d.npz"), spec)
+    assert len(back) == 12 and back[3]["instruction"] == demos.instructions[3]
+    assert back[3]["actions"].shape == (4, 4)
+    with pytest.raises(DataError, match="no demonstrations at"):
+        open_demos(tmp_path / "missing.npz")
+    other = default_spec("tiny", "bins", image_size=32)
+    with pytest.raises(DataError, match="record demonstrations at the policy's image size"):
+        open_demos(tmp_path / "d.npz", other)
+    np_bad = tmp_path / "bad.npz"
+    ArrayDemos({"front": demos.frames["front"]}, demos.instructions).save(np_bad)
+    assert open_demos(np_bad, spec)[0]["actions"] is None
