@@ -122,3 +122,29 @@ def test_fp16_islands(tiny_bundle, tmp_path):
         if island or node.name.startswith("/head/"):
             dtypes = {types.get(i) for i in node.input if i}
             assert fp16 not in dtypes, f"{node.op_type} {node.name} runs in FP16"
+
+
+def test_fp16_keeps_overflowing_nodes_fp32():
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from vla_edge.compress.quantize.fp16 import to_fp16
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    inits = [
+        numpy_helper.from_array(np.full((4, 4), 300.0, np.float32), "w"),
+        numpy_helper.from_array(np.full((4, 4), 1e-3, np.float32), "w2"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="big"),  # 1.2e5: beyond FP16
+        helper.make_node("MatMul", ["h", "w2"], ["y"], name="down"),
+    ]
+    graph = helper.make_graph(nodes, "g", [x], [y], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    feeds = [{"x": np.full((1, 4), 100.0, np.float32)}]
+    res = to_fp16(model, feeds)
+    assert [o["node"] for o in res.overflow_nodes] == ["big"]
+    sess = ort.InferenceSession(res.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    out = sess.run(None, feeds[0])[0]
+    assert np.allclose(out, 480.0, rtol=1e-2)

@@ -86,6 +86,8 @@ class _Job:
         o.graphs[self.frame_role] = self._frame_graph()
         o.metrics = self.evaluator.evaluate(o.graphs, label=self.config.precision)
         o.violations = o.metrics.violations(self.budget, self.parent.spec)
+        o.metrics.parity["passed"] = not o.violations  # judged by the budget, not export's
+        o.metrics.parity["judged_by"] = "quantization budget"  # bit-exact tolerances
         o.budget = self.budget
         self._gate(o)
         o.cost = self._cost(o)

@@ -23,6 +23,7 @@ from vla_edge.compress.quantize.graphs import (
 
 FP16_MAX = 65504.0
 OVERFLOW_MARGIN = 0.5  # an FP32 value above half of FP16's maximum stays FP32
+OVERFLOW_BATCHES = 4  # calibration batches scanned for overflow (every tensor is read back)
 ISLAND_OPS = ("LayerNormalization", "Softmax", "ArgMax", "Min", "Max", "ReduceMean", "Pow")
 DECODE_SCOPES = ("head",)
 
@@ -52,7 +53,7 @@ def overflowing_nodes(model, feeds: list[dict[str, np.ndarray]]) -> list[dict]:
     if not feeds:
         return []
     names = float_outputs(model)
-    amax = tensor_absmax(model, feeds, names)
+    amax = tensor_absmax(model, feeds[:OVERFLOW_BATCHES], names)
     producer = {o: n.name for n in model.graph.node for o in n.output}
     limit = FP16_MAX * OVERFLOW_MARGIN
     return [
