@@ -1,8 +1,8 @@
 """Calibrate the roofline estimator on this CPU and report its error.
 
 For the tiny / small / base presets (random weights; latency does not depend on them) this
-exports a bundle, makes an INT8 copy of each graph with ONNX Runtime dynamic quantization
-(weight MatMuls -> MatMulInteger), times every graph with ONNX Runtime at batch 1, and compares
+exports a bundle, quantizes it with `vla-edge quantize --precision int8` (static Q/DQ), times
+every graph with ONNX Runtime at batch 1 on neutral inputs, and compares
 the roofline estimate against the measured median:
 - with the GPU-style assumed efficiencies (what the Jetson estimate uses),
 - with efficiencies fitted on all graphs (in-sample),
@@ -49,14 +49,13 @@ def make_bundle(work: Path, preset: str) -> Path:
     return bundle
 
 
-def int8_copy(src: Path, dst: Path) -> Path:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    if not dst.is_file():
-        quantize_dynamic(
-            str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"]
-        )
-    return dst
+def int8_bundle(work: Path, preset: str, fp32: Path) -> Path:
+    """`vla-edge quantize --precision int8` (static Q/DQ, what users deploy); its accuracy
+    budget may be missed on random weights, which does not matter for timing."""
+    out = work / f"b-{preset}-int8"
+    if not (out / "manifest.json").is_file():
+        cli("quantize", str(fp32), "--precision", "int8", "-o", str(out), "--force")
+    return out
 
 
 def feeds_for(sess) -> dict[str, np.ndarray]:
@@ -106,14 +105,24 @@ def time_graphs(paths: list[Path], threads: int, rounds: int, iters: int) -> tup
 
 
 def graphs(work: Path) -> list[dict]:
+    """Every graph of the fp32 bundles, and the int8 graphs of their quantized children."""
     out = []
     for preset in PRESETS:
-        bundle = make_bundle(work, preset)
-        for role in ("policy", "instruction_encoder"):
-            fp32 = bundle / f"{role}.onnx"
-            out.append({"preset": preset, "role": role, "precision": "fp32", "path": fp32})
-            q = int8_copy(fp32, work / f"{preset}-{role}-int8.onnx")
-            out.append({"preset": preset, "role": role, "precision": "int8", "path": q})
+        fp32 = make_bundle(work, preset)
+        for bundle in (fp32, int8_bundle(work, preset, fp32)):
+            manifest = json.loads((bundle / "manifest.json").read_text())
+            for g in manifest["graphs"]:
+                precision = g.get("precision", "fp32")
+                if bundle != fp32 and precision == "fp32":
+                    continue  # the same fp32 graph as the parent's
+                out.append(
+                    {
+                        "preset": preset,
+                        "role": g["role"],
+                        "precision": precision,
+                        "path": bundle / g["file"],
+                    }
+                )
     return out
 
 

@@ -80,12 +80,12 @@ def _ort_gemm(n: int, int8: bool, threads: int | None) -> Callable[[], Any]:
 
 
 def measure_peaks(
-    threads: int | None = None, n: int = 1024, budget_s: float = 1.5
+    threads: int | None = None, n: int = 1024, budget_s: float = 1.5, copy_mib: int = 256
 ) -> dict[str, float]:
     """GFLOP/s (fp32, numpy and ORT), GOP/s (int8, ORT) and copy GB/s of this CPU."""
     flops = 2.0 * n**3
     a = np.random.default_rng(0).random((n, n), np.float32)
-    src = np.ones(64 * 2**20, np.float32)  # 256 MiB
+    src = np.ones(copy_mib * 2**18, np.float32)  # copy_mib MiB, far beyond the caches
     dst = np.empty_like(src)
     copy_s = _best_seconds(lambda: np.copyto(dst, src), 5, budget_s)
     return {

@@ -44,9 +44,20 @@ class CostCache:
         return self._cache[key]
 
 
+def graph_precision(bundle: Any, graph: dict[str, Any], precision: str) -> str:
+    """An already quantized bundle keeps float graphs float: its fp32 instruction encoder runs
+    at fp16 in an int8 TensorRT build (no Q/DQ means no int8 there)."""
+    own = graph.get("precision", "fp32")
+    if precision == "int8" and bundle.precision != "fp32" and own != "int8":
+        return "fp16"
+    return precision
+
+
 def bundle_costs(bundle: Any, precision: str, target: str, batch: int, cache: CostCache):
     return {
-        g["role"]: cache.get(str(bundle.path / g["file"]), precision, target, batch)
+        g["role"]: cache.get(
+            str(bundle.path / g["file"]), graph_precision(bundle, g, precision), target, batch
+        )
         for g in bundle.graphs
     }
 
@@ -82,6 +93,18 @@ def _kind_summary(est: GraphEstimate) -> str:
     return f"{name}-bound ({value / est.latency_ms:.0%} of the time)" if est.latency_ms else ""
 
 
+def _hint(est: GraphEstimate, target: str) -> str:
+    launch = est.latency_ms - est.compute_ms - est.memory_ms
+    if est.latency_ms and launch > 0.5 * est.latency_ms and target == "tensorrt":
+        return (
+            f"{est.kernels} kernels are too small to fill the GPU: a CUDA graph (TensorRT "
+            "runner cuda_graph=True) or a larger batch amortizes the launches"
+        )
+    if est.memory_ms > est.compute_ms:
+        return "memory-bound: lower precision (fp16/int8 weights) cuts the bytes moved"
+    return "compute-bound: int8 tensor cores, pruning or a smaller model cut the FLOPs"
+
+
 def estimate_bundle(
     bundle: Any,
     precision: str,
@@ -97,7 +120,7 @@ def estimate_bundle(
     frame_role = "monolithic" if "monolithic" in graphs else "policy"
     frame = graphs[frame_role]
     chunk = bundle.spec.action.chunk
-    notes = sorted({n for c in costs.values() for n in c.notes})
+    notes = sorted({f"{bundle.name} {precision}: {n}" for c in costs.values() for n in c.notes})
     assumptions = COMMON_ASSUMPTIONS + (_TENSORRT_NOTES if target == "tensorrt" else [])
     return {
         "kind": KIND,
@@ -116,6 +139,7 @@ def estimate_bundle(
         "actions_per_s": chunk * batch * 1e3 / frame.latency_ms if frame.latency_ms else None,
         "chunk": chunk,
         "bound": _kind_summary(frame),
+        "hint": _hint(frame, target),
         "bottleneck_layers": layer_bottlenecks(frame),
         "graphs": {role: g.to_dict() for role, g in graphs.items()},
         "efficiency": eff.to_dict(),

@@ -147,9 +147,15 @@ def notes(report: dict[str, Any]) -> list[str]:
     if m and m.get("skipped"):
         out += ["", "Skipped variants:", *[f"- {s}" for s in m["skipped"]]]
     if report.get("estimates"):
-        e = report["estimates"][0]
-        out += ["", "Estimate assumptions:", *[f"- {a}" for a in e["assumptions"]]]
-        out.append(f"- efficiency: {e['efficiency']['source']}")
+        assumptions = dict.fromkeys(a for e in report["estimates"] for a in e["assumptions"])
+        out += ["", "Estimate assumptions:", *[f"- {a}" for a in assumptions]]
+        sources = dict.fromkeys(e["efficiency"]["source"] for e in report["estimates"])
+        out += [f"- efficiency: {s}" for s in sources]
+        hints = dict.fromkeys(
+            f"{e['bundle']} {e['precision']} on {e['device']}: {e['hint']}"
+            for e in report["estimates"][:1]
+        )
+        out += ["", "Hint:", *[f"- {h}" for h in hints]]
     return out
 
 

@@ -64,10 +64,16 @@ def _parent(bundle: Any) -> Any | None:
 
     lineage = bundle.manifest.get("lineage") or {}
     parent_path, parent_hash = lineage.get("parent_path"), lineage.get("parent")
-    if not parent_path or not Path(parent_path).is_dir():
+    if not parent_path:
+        return None
+    # a relative parent_path was relative to the working directory of the step that wrote it;
+    # try that, then next to the bundle itself
+    candidates = [Path(parent_path), Path(bundle.path).parent / Path(parent_path).name]
+    found = next((p for p in candidates if (p / "manifest.json").is_file()), None)
+    if found is None:
         return None
     try:
-        parent = Bundle.load(parent_path)
+        parent = Bundle.load(found)
     except BundleError:
         return None
     return parent if parent.content_hash == parent_hash else None
