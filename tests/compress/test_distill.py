@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -217,3 +218,37 @@ def test_demonstration_files_are_checked(tmp_path):
     np_bad = tmp_path / "bad.npz"
     ArrayDemos({"front": demos.frames["front"]}, demos.instructions).save(np_bad)
     assert open_demos(np_bad, spec)[0]["actions"] is None
+
+
+def test_rollout_frames_join_the_demonstrations(teachers):
+    import sys
+    from pathlib import Path
+
+    from vla_edge.compress.distill import open_demos
+    from vla_edge.compress.distill.batches import Collator
+    from vla_edge.compress.distill.rollouts import rollout_frames
+    from vla_edge.policy.tokenizer import ByteTokenizer
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from fakes.sim_env import FakeEnv
+
+    teacher_dir, data = teachers["bins"]
+    teacher = VlaForActions.from_pretrained(str(teacher_dir)).eval()
+    demos = open_demos(data)
+    made = []
+
+    class Env(FakeEnv):
+        def state(self):
+            return np.zeros(8, np.float32)
+
+    def factory(task, seed, size):
+        made.append((task, seed))
+        return Env(size=size, horizon=8)
+
+    both = rollout_frames(teacher, demos, 2, None, ByteTokenizer(32), (["a", "b"], factory))
+    assert made == [("a", 50_000), ("b", 50_001)]
+    assert len(both) == len(demos) + 2 * 2  # 8 steps per episode, chunks of 4
+    extra = both[len(demos)]
+    assert extra["actions"] is None and extra["frames"]["front"].shape == (64, 64, 3)
+    batch = Collator(ByteTokenizer(32), 8)([both[0], extra])
+    assert batch["actions"] is None  # mixed batches train on the teacher's labels only

@@ -135,11 +135,11 @@ def train_student(teacher_path, data, out, config=None, resume=False) -> tuple:
         p.requires_grad_(False)
     spec = teacher.policy_spec
     train, held = split_holdout(open_demos(data, spec), config.holdout, config.train.seed)
+    tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)
     if config.rollouts:
         from vla_edge.compress.distill.rollouts import rollout_frames
 
-        train = rollout_frames(teacher, train, config.rollouts, config.rollout_suite, tok_dir)
-    tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)
+        train = rollout_frames(teacher, train, config.rollouts, config.rollout_suite, tok)
     collate = Collator(tok, spec.state_dim)
     student, copied = build_student(teacher, config)
     student.config.compression = [_lineage(teacher_path, config, copied)]

@@ -37,7 +37,7 @@ class Collator:
                 raise DataError(f"the policy needs a state of {self.state_dim}; samples have none")
             state = torch.from_numpy(np.stack([s["state"] for s in samples]).astype(np.float32))
         actions = None
-        if samples[0]["actions"] is not None:
+        if all(s["actions"] is not None for s in samples):  # rollout frames carry none
             actions = torch.from_numpy(np.stack([s["actions"] for s in samples]).astype(np.float32))
         return {
             "images": images,

@@ -1,15 +1,27 @@
-"""Closed-loop frames for distillation (DAgger-style): the policy acts in the simulator, the
-teacher labels every visited frame (labels are computed on the fly by the trainer, so only the
-observations are collected here), and these frames join the demonstration frames.
+"""Closed-loop frames for distillation (DAgger-style): the teacher acts in the simulator, every
+visited observation is kept, and the trainer labels it with the teacher's output (labels are
+computed on the fly, so only observations are collected). These frames cover the states the
+policy itself reaches, which demonstrations from a scripted expert do not.
 
-Needs the simulator package (vla_edge.sim, the [sim] extra) and a rollout entry point in it."""
+Episodes use placement seeds from the demonstration range [0, 100000) offset by ROLLOUT_SEED
+(never the evaluation range), with the suite's tasks in turn."""
 
 from __future__ import annotations
 
-from vla_edge.errors import DependencyError
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from vla_edge.compress.distill.data import ArrayDemos
+from vla_edge.errors import DependencyError, InputError
+
+ROLLOUT_SEED = 50_000
 
 
-class _Concat:
+class Concat:
+    """Demonstrations followed by rollout frames, as one indexable source."""
+
     def __init__(self, *parts) -> None:
         self.parts = parts
 
@@ -24,16 +36,66 @@ class _Concat:
         raise IndexError(i)
 
 
-def rollout_frames(teacher, demos, episodes: int, suite: str | None, tokenizer_dir):
-    """demos + the observations of `episodes` closed-loop episodes of the teacher on `suite`."""
+def _sim_envs(suite: str) -> tuple[list[str], Callable]:
     try:
-        from vla_edge.sim.rollout import collect_observations
+        from vla_edge.sim.env import make_env
+        from vla_edge.sim.suites import get_suite
     except ImportError as exc:
         raise DependencyError(
-            "--rollouts needs the simulator (vla_edge.sim with the [sim] extra: "
-            "pip install 'vla-edge[sim]'); distil on demonstration frames only (--rollouts 0)"
+            "--rollouts needs the simulator (vla_edge.sim and the [sim] extra: "
+            "pip install 'vla-edge[sim]'); or distil on demonstrations only (--rollouts 0)"
         ) from exc
-    frames = collect_observations(
-        teacher, suite=suite, episodes=episodes, tokenizer_dir=tokenizer_dir
+    return get_suite(suite).task_names, lambda task, seed, size: make_env(suite, task, seed, size)
+
+
+@torch.no_grad()
+def _act(model, tok, obs: dict) -> np.ndarray:
+    ids, mask = tok([obs["instruction"]])
+    images = {k: torch.from_numpy(v[None]) for k, v in obs["frames"].items()}
+    state = None if obs["state"] is None else torch.from_numpy(obs["state"][None])
+    out = model(images, torch.from_numpy(ids), torch.from_numpy(mask), state)
+    return out[0].numpy()
+
+
+def run_episode(model, tok, env, max_steps: int | None = None) -> list[dict]:
+    """Observations of one episode where `model` acts (each chunk executed open loop)."""
+    env.reset()
+    seen, done, steps = [], False, 0
+    while not done and (max_steps is None or steps < max_steps):
+        obs = {"frames": env.frames(), "instruction": env.instruction, "state": env.state()}
+        seen.append({**obs, "actions": None})
+        for action in _act(model, tok, obs):
+            _, done = env.step(action)
+            steps += 1
+            if done:
+                break
+    return seen
+
+
+def rollout_frames(teacher, demos, episodes: int, suite: str | None, tokenizer, envs=None):
+    """demos + observations of `episodes` closed-loop teacher episodes on the suite.
+    `envs`: optional (task names, factory(task, seed, size)) to use instead of vla_edge.sim."""
+    if suite is None and envs is None:
+        raise InputError("--rollouts needs --suite (e.g. mt10)")
+    tasks, factory = envs or _sim_envs(suite)
+    size = teacher.policy_spec.cameras[0].height
+    frames: list[dict] = []
+    for ep in range(episodes):
+        env = factory(tasks[ep % len(tasks)], ROLLOUT_SEED + ep, size)
+        try:
+            frames += run_episode(teacher.eval(), tokenizer, env)
+        finally:
+            env.close()
+    return Concat(demos, _stack(frames))
+
+
+def _stack(samples: list[dict]) -> ArrayDemos:
+    names = samples[0]["frames"].keys()
+    states = None
+    if samples[0]["state"] is not None:
+        states = np.stack([s["state"] for s in samples]).astype(np.float32)
+    return ArrayDemos(
+        {k: np.stack([s["frames"][k] for s in samples]) for k in names},
+        [s["instruction"] for s in samples],
+        states,
     )
-    return _Concat(demos, frames)
