@@ -68,7 +68,9 @@ def feeds_for(sess) -> dict[str, np.ndarray]:
     return out
 
 
-def time_graphs(paths: list[Path], threads: int, rounds: int, iters: int) -> tuple[dict, dict]:
+def time_graphs(
+    paths: list[Path], threads: int, rounds: int, iters: int, clock: str
+) -> tuple[dict, dict]:
     """Peaks (best of the rounds) and, per graph, the median of each round; `best` (the
     quietest round's median) is what the estimator is compared with, since other jobs share
     this machine's two cores. The micro-benchmarks run in every round too."""
@@ -83,15 +85,16 @@ def time_graphs(paths: list[Path], threads: int, rounds: int, iters: int) -> tup
     keys = list(sessions)
     peaks: list[dict[str, float]] = []
     for r in range(rounds):
-        peaks.append(calibrate.measure_peaks(threads, budget_s=0.5))
+        peaks.append(calibrate.measure_peaks(threads, budget_s=0.5, clock=clock))
         order = keys[r % len(keys) :] + keys[: r % len(keys)]
         for k in order:
             time.sleep(0.02)
             one = []
+            now = calibrate.CLOCKS[clock]
             for _ in range(iters):
-                t = time.perf_counter()
+                t = now()
                 sessions[k].run(None, feeds[k])
-                one.append((time.perf_counter() - t) * 1e3)
+                one.append((now() - t) * 1e3)
             times[k].append(one)
     best_peaks = {k: max(p[k] for p in peaks) for k in peaks[0]}
     return best_peaks, {
@@ -136,12 +139,23 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/bench_calibration_host"))
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--clock",
+        choices=["thread", "wall"],
+        default="thread",
+        help="thread: CPU time of the calling thread (needs --threads 1; immune to other jobs)",
+    )
     args = ap.parse_args()
+    if args.clock == "thread" and args.threads != 1:
+        raise SystemExit("--clock thread needs --threads 1 (ORT then computes in this thread)")
     args.work.mkdir(parents=True, exist_ok=True)
-    threads = os.cpu_count() or 1
+    threads = args.threads
     items = graphs(args.work)
     load_before = os.getloadavg()
-    peaks, measured = time_graphs([g["path"] for g in items], threads, args.rounds, args.iters)
+    peaks, measured = time_graphs(
+        [g["path"] for g in items], threads, args.rounds, args.iters, args.clock
+    )
     load_after = os.getloadavg()
     profile = calibrate.host_profile(peaks)
     for g in items:
@@ -150,6 +164,7 @@ def main() -> None:
         g["cost"] = analyze(load_model(g["path"]), g["precision"], 1, "onnxruntime")
     result = evaluate(items, profile, threads)
     result["peaks"] = peaks
+    result["clock"] = args.clock
     result["loadavg_before_after"] = [load_before, load_after]
     result["profile"] = profile.to_dict()
     write(result, args.out)
@@ -206,6 +221,8 @@ def write(result: dict, out: Path) -> None:
         "",
         f"Peaks measured: {', '.join(f'{k} {v:.1f}' for k, v in result['peaks'].items())}",
         "",
+        f"{result['threads']} ONNX Runtime thread(s), clock: {result['clock']} (thread = CPU "
+        "time of the computing thread, immune to other jobs). "
         "measured ms = median of the quietest round (the machine is shared; 1-min load average "
         f"before/after: {result['loadavg_before_after'][0][0]:.2f}/"
         f"{result['loadavg_before_after'][1][0]:.2f}).",

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -89,7 +90,7 @@ def benchmark(paths: list[Path], options: BenchmarkOptions) -> dict[str, Any]:
     if mode != "estimate":
         report["measured"] = _measure(paths, options, mode, system, report["warnings"])
     if mode == "host":
-        host = calibrate.host_profile(calibrate.measure_peaks(options.measure.threads))
+        host = calibrate.host_profile(calibrate.quiet_peaks(options.measure.threads))
         profiles = [host]
         report["host_profile"] = host.to_dict()
     if mode == "jetson" and system["jetson"]["profile"]:
@@ -145,10 +146,19 @@ def _measure(paths, options, mode, system, warnings) -> dict[str, Any]:
         warnings.append(state["warning"])
     sampler = jetson.TegrastatsSampler() if mode == "jetson" else nvml.NvmlSampler()
     sampler.start()
+    load = [_load()]
     try:
         variants = measure(plan, options.measure, bundle_spec(plan.variants[0].bundle))
     finally:
         samples = sampler.stop()
+        load.append(_load())
+    cores = os.cpu_count() or 1
+    if max(load) > cores:
+        warnings.append(
+            f"the machine was busy (1-min load average up to {max(load):.1f} on {cores} cores): "
+            "wall-clock latencies include waiting for the CPU; with --threads 1 the CPU-time "
+            "column (cpu p50) is the compute time regardless"
+        )
     attach_samples(variants, samples)
     if getattr(sampler, "note", ""):
         warnings.append(sampler.note)
@@ -161,7 +171,15 @@ def _measure(paths, options, mode, system, warnings) -> dict[str, Any]:
         "variants": variants,
         "skipped": plan.skipped,
         "system_state": state,
+        "loadavg": load,
     }
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
 
 
 def _measured_title(mode: str, system: dict[str, Any]) -> str:
@@ -180,8 +198,6 @@ def _efficiency(profile: DeviceProfile, threads: int | None):
 
 
 def _threads_of(profile: DeviceProfile) -> int:
-    import os
-
     return os.cpu_count() or 1
 
 
@@ -230,12 +246,16 @@ def estimator_error(report: dict[str, Any]) -> list[dict[str, Any]]:
         )  # fmt: skip
         if est is None:
             continue
-        p50 = v["latency_ms"]["p50"]
-        rows.append({
+        p50, e = v["latency_ms"]["p50"], est["per_frame_ms"]
+        row = {
             "variant": v["label"],
             "device": local,
             "measured_p50_ms": p50,
-            "estimate_ms": est["per_frame_ms"],
-            "error_pct": (est["per_frame_ms"] / p50 - 1) * 100 if p50 else None,
-        })  # fmt: skip
+            "estimate_ms": e,
+            "error_pct": (e / p50 - 1) * 100 if p50 else None,
+        }
+        if measured["device"] == "host" and measured["config"].get("threads") == 1:
+            cpu = v["cpu_ms"]["p50"]  # one thread: CPU time is compute time, load or not
+            row.update(measured_cpu_p50_ms=cpu, error_vs_cpu_pct=(e / cpu - 1) * 100)
+        rows.append(row)
     return rows

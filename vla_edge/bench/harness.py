@@ -90,11 +90,11 @@ class Worker:
         self.proc.stdin.flush()
         return self._answer()
 
-    def run(self, n: int) -> list[float]:
+    def run(self, n: int) -> tuple[list[float], list[float]]:
         start = time.monotonic()
-        times = self.ask(f"run {n}")["times_ms"]
+        answer = self.ask(f"run {n}")
         self.intervals.append((start, time.monotonic()))
-        return times
+        return answer["times_ms"], answer["cpu_ms"]
 
     def close(self) -> dict[str, Any]:
         final: dict[str, Any] = {}
@@ -139,8 +139,8 @@ def action_error(actions: np.ndarray, ref: np.ndarray, low, high) -> dict[str, A
     }
 
 
-def _rounds(workers: list[Worker], cfg: MeasureConfig) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {w.variant.label: [] for w in workers}
+def _rounds(workers: list[Worker], cfg: MeasureConfig) -> dict[str, tuple[list, list]]:
+    times: dict[str, tuple[list, list]] = {w.variant.label: ([], []) for w in workers}
     per_round = [cfg.iterations // cfg.rounds] * cfg.rounds
     for i in range(cfg.iterations % cfg.rounds):
         per_round[i] += 1
@@ -148,7 +148,9 @@ def _rounds(workers: list[Worker], cfg: MeasureConfig) -> dict[str, list[float]]
         k = r % len(workers)
         for w in workers[k:] + workers[:k]:
             time.sleep(cfg.pause_s)
-            times[w.variant.label] += w.run(n)
+            wall, cpu = w.run(n)
+            times[w.variant.label][0].extend(wall)
+            times[w.variant.label][1].extend(cpu)
     return times
 
 
@@ -171,7 +173,8 @@ def measure(plan: Plan, cfg: MeasureConfig, spec: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _result(w: Worker, times, final, ref_actions, spec, cfg: MeasureConfig) -> dict[str, Any]:
+def _result(w: Worker, both, final, ref_actions, spec, cfg: MeasureConfig) -> dict[str, Any]:
+    times, cpu = both
     lat = percentiles(times)
     peak = (final.get("memory") or {}).get("peak_rss_mb", math.nan)
     base = w.hello["base"]["rss_mb"]
@@ -184,6 +187,7 @@ def _result(w: Worker, times, final, ref_actions, spec, cfg: MeasureConfig) -> d
         "kind": "measured",
         "size_mb": w.variant.size_bytes / 2**20,
         "latency_ms": lat,
+        "cpu_ms": percentiles(cpu),
         "iterations": len(times),
         "batch": cfg.batch,
         "throughput_per_s": cfg.batch * 1e3 / lat["mean"] if lat["mean"] else math.nan,

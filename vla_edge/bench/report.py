@@ -47,7 +47,8 @@ def measured_table(report: dict[str, Any]) -> Table | None:
         f"MEASURED on {m['title']}: batch {c['batch']}, {c['iterations']} iterations in "
         f"{c['rounds']} alternating rounds, one process per variant"
     )
-    heads = ["variant", "p50 ms", "p90 ms", "p99 ms", "max ms", "per s", "RSS Δ MB", "size MB"]
+    heads = ["variant", "p50 ms", "p90 ms", "p99 ms", "max ms", "cpu p50 ms", "per s"]
+    heads += ["RSS Δ MB", "size MB"]
     heads += ["action error vs ref (max, % of range)"]
     power = any(v.get("power") and "power_w" in v["power"] for v in m["variants"])
     heads += ["power W", "mJ/inf", "GPU MHz"] if power else []
@@ -55,6 +56,7 @@ def measured_table(report: dict[str, Any]) -> Table | None:
     for v in m["variants"]:
         lat = v["latency_ms"]
         row = [v["label"], *(_f(lat[k]) for k in ("p50", "p90", "p99", "max"))]
+        row.append(_f((v.get("cpu_ms") or {}).get("p50")))
         row += [_f(v["throughput_per_s"], ".1f"), _mem(v), _f(v["size_mb"], ".1f"), _err(v)]
         if power:
             p = v.get("power") or {}
@@ -115,13 +117,19 @@ def fits_table(report: dict[str, Any]) -> Table | None:
 
 
 def error_table(report: dict[str, Any]) -> Table | None:
-    rows = [
-        [r["variant"], _f(r["measured_p50_ms"]), _f(r["estimate_ms"]), _f(r["error_pct"], "+.0f")]
-        for r in report.get("estimator_error", [])
-    ]
+    errors = report.get("estimator_error", [])
+    cpu = any("measured_cpu_p50_ms" in r for r in errors)
+    rows = []
+    for r in errors:
+        row = [r["variant"], _f(r["estimate_ms"]), _f(r["measured_p50_ms"])]
+        row.append(_f(r["error_pct"], "+.0f"))
+        if cpu:
+            row += [_f(r.get("measured_cpu_p50_ms")), _f(r.get("error_vs_cpu_pct"), "+.0f")]
+        rows.append(row)
     if not rows:
         return None
-    heads = ["variant", "measured p50 ms", "estimate ms", "estimate error %"]
+    heads = ["variant", "estimate ms", "measured wall p50 ms", "error vs wall %"]
+    heads += ["measured CPU p50 ms", "error vs CPU %"] if cpu else []
     return "ESTIMATOR ERROR on this machine (estimate vs measurement)", heads, rows
 
 
