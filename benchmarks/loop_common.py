@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import socket
-import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -56,36 +56,68 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+SAMPLER = r"""
+import os, sys, time
+pid, every, path = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+page = os.sysconf("SC_PAGE_SIZE") / 2**20
+hz = os.sysconf("SC_CLK_TCK")
+t0 = time.monotonic()
+prev = None
+with open(path, "w", buffering=1) as out:
+    while True:
+        try:
+            rss = int(open(f"/proc/{pid}/statm").read().split()[1]) * page
+        except OSError:
+            break
+        cpu = open("/proc/stat").readline().split()
+        steal, total = int(cpu[8]), sum(int(x) for x in cpu[1:9])
+        st = 0.0 if prev is None or total == prev[1] else (steal - prev[0]) / (total - prev[1])
+        prev = (steal, total)
+        out.write(f"{time.monotonic() - t0} {os.getloadavg()[0]} {rss} {st}\n")
+        time.sleep(every)
+"""
+
+
 class LoadSampler:
-    """Samples the 1-minute load average and this process's RSS every `every_s` seconds."""
+    """Samples the 1-minute load average, this process's RSS and the CPU steal fraction every
+    `every_s` seconds from a separate process, so the sampling costs the measured process
+    nothing (no thread of its own competing for the GIL)."""
 
     def __init__(self, every_s: float = 5.0) -> None:
         self.every_s = every_s
         self.samples: list[tuple[float, float, float]] = []
-        self._stop = threading.Event()
-        self._t0 = time.monotonic()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.steal: list[float] = []
 
     def __enter__(self) -> LoadSampler:
-        self._thread.start()
+        import subprocess
+        import sys
+        import tempfile
+
+        self._file = tempfile.NamedTemporaryFile("r", suffix=".txt", delete=False)
+        args = [sys.executable, "-c", SAMPLER, str(os.getpid()), str(self.every_s), self._file.name]
+        self._proc = subprocess.Popen(args)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            self.samples.append((time.monotonic() - self._t0, os.getloadavg()[0], rss_mb()))
-            if self._stop.wait(self.every_s):
-                return
+        time.sleep(min(self.every_s, 1.0) + 0.2)
+        self._proc.terminate()
+        self._proc.wait()
+        lines = Path(self._file.name).read_text().splitlines()
+        for line in lines:
+            t, load, rss, steal = (float(x) for x in line.split())
+            self.samples.append((t, load, rss))
+            self.steal.append(steal)
+        os.unlink(self._file.name)
 
     def summary(self) -> dict:
-        loads = [s[1] for s in self.samples]
+        loads = [s[1] for s in self.samples] or [float("nan")]
+        steal = self.steal[1:] or [0.0]
         return {
-            "load1_min": min(loads),
-            "load1_max": max(loads),
-            "load1_mean": float(np.mean(loads)),
+            "load1_min": round(min(loads), 2),
+            "load1_max": round(max(loads), 2),
+            "load1_mean": round(float(np.mean(loads)), 2),
+            "cpu_steal_mean_pct": round(100 * float(np.mean(steal)), 2),
+            "cpu_steal_max_pct": round(100 * float(max(steal)), 2),
         }
 
 

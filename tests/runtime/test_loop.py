@@ -209,3 +209,27 @@ def test_state_comes_from_the_actuator_or_a_neutral_fallback():
     policy = FakePolicy(make_spec(state_dim=3))
     _, s, _ = run(policy, max_cycles=2)
     assert policy.inputs[-1][2].tolist() == [0, 0, 0] and s["state_source"].startswith("zeros")
+
+
+def test_several_cameras_are_matched_by_name():
+    policy = FakePolicy(make_spec(cameras=("wrist", "top"), size=16))
+    cams = {"top": LoopingCamera("top", size=24), "wrist": LoopingCamera("wrist", size=16)}
+    loop, s, _ = run(policy, cams=cams, max_cycles=3)
+    assert policy.inputs[-1][0] == {"wrist": (16, 16, 3), "top": (16, 16, 3)}
+    assert set(s["camera_frames"]) == {"wrist", "top"} and s["faults"] == {}
+
+
+def test_rt_priority_runs_the_loop_under_sched_fifo_and_restores_it():
+    import os
+
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (PermissionError, AttributeError):
+        pytest.skip("SCHED_FIFO is not permitted here (needs CAP_SYS_NICE)")
+    seen = []
+    act = RecordingActuator(on_write=lambda a, c: seen.append(os.sched_getscheduler(0)))
+    cam = LoopingCamera()
+    run(act=act, cams={"front": cam}, rt_priority=5, max_cycles=5)
+    assert set(seen) == {os.SCHED_FIFO}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER

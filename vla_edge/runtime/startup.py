@@ -10,8 +10,6 @@ stop the threads, close cameras and actuator.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 
 import numpy as np
@@ -20,14 +18,18 @@ from vla_edge.errors import RuntimeLoopError
 from vla_edge.runtime import watchdog as wd
 from vla_edge.runtime.chunking import AsyncChunks
 from vla_edge.runtime.observe import observe
+from vla_edge.runtime.realtime import helper_priority, restore_scheduling, set_realtime
 from vla_edge.runtime.timing import now
 from vla_edge.runtime.worker import InferenceWorker
 
 
 class LoopStartup:
     def _start(self) -> None:
+        rt = self.config.rt_priority
+        self._old_sched = set_realtime(rt)  # first: it may be refused
         self.actuator.connect()
         for cam in self.cameras.values():
+            cam.rt_priority = helper_priority(rt, 1)
             cam.connect()
         state = self.actuator.state()
         self.initial_state = None if state is None else np.asarray(state, dtype=np.float32)
@@ -37,13 +39,12 @@ class LoopStartup:
         self.warmup_latency_ms = latency * 1e3
         cfg = self.config
         self.watchdog = wd.Watchdog(
-            cfg.overrun_periods * self.period, self.period, self._on_overrun
+            cfg.overrun_periods * self.period, self.period, self._on_overrun, rt
         )
         self.watchdog.start()
         if isinstance(self.chunker, AsyncChunks):
             self.chunker.set_latency(latency, self.period)
-            self.worker = InferenceWorker(self._predict).start()
-        self._old_sched = set_realtime(cfg.rt_priority)
+            self.worker = InferenceWorker(self._predict, helper_priority(rt, 2)).start()
         self.t_begin = time.monotonic()
         self.scheduler.start()
         if isinstance(self.chunker, AsyncChunks) and primer is not None:
@@ -126,29 +127,3 @@ class LoopStartup:
         except Exception as exc:  # noqa: BLE001
             errors.append(f"closing the actuator: {exc}")
         self.shutdown_errors = errors
-
-
-def set_realtime(priority: int | None):
-    """Run the calling thread under SCHED_FIFO at `priority` (Linux); returns what to restore.
-    A real-time loop thread is not preempted by ordinary processes, which is what keeps start
-    jitter low on a loaded machine; the loop sleeps most of each period, so it takes little."""
-    if priority is None:
-        return None
-    if not hasattr(os, "sched_setscheduler"):
-        raise RuntimeLoopError("--rt-priority needs Linux (os.sched_setscheduler)")
-    old = (os.sched_getscheduler(0), os.sched_getparam(0))
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except PermissionError as exc:
-        raise RuntimeLoopError(
-            f"cannot run the loop at real-time priority {priority}: {exc}; run as root, grant "
-            "CAP_SYS_NICE (`sudo setcap cap_sys_nice+ep $(readlink -f $(which python3))`), "
-            "raise `ulimit -r`, or drop --rt-priority"
-        ) from exc
-    return old
-
-
-def restore_scheduling(old) -> None:
-    if old is not None:
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, old[0], old[1])

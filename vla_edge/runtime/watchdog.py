@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from vla_edge.runtime.realtime import set_thread_realtime
+
 # fault codes stored per cycle (CycleLog.faults) and their names in the summary
 FAULTS = {
     1: "camera_stale",
@@ -30,7 +32,14 @@ class Watchdog:
     """Fires `on_overrun()` when `begin()` is not followed by `end()` within `limit_s`,
     then every `period_s` until `end()`."""
 
-    def __init__(self, limit_s: float, period_s: float, on_overrun: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        limit_s: float,
+        period_s: float,
+        on_overrun: Callable[[], None],
+        rt_priority: int | None = None,
+    ) -> None:
+        self.rt_priority = rt_priority
         self.limit_s = limit_s
         self.period_s = period_s
         self.on_overrun = on_overrun
@@ -63,6 +72,7 @@ class Watchdog:
             return self._fired > 0
 
     def _run(self) -> None:
+        set_thread_realtime(self.rt_priority)
         next_fire = 0.0
         while not self._stop.wait(self.poll_s):
             if self._since is None:  # cheap check without the lock

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vla_edge.runtime.observe import Observation
+from vla_edge.runtime.realtime import set_thread_realtime
 from vla_edge.runtime.timing import WorkerSpan
 
 
@@ -24,8 +25,11 @@ class Result:
 
 
 class InferenceWorker:
-    def __init__(self, predict: Callable[[Observation], np.ndarray]) -> None:
+    def __init__(
+        self, predict: Callable[[Observation], np.ndarray], rt_priority: int | None = None
+    ) -> None:
         self.predict = predict
+        self.rt_priority = rt_priority
         self._job: tuple[Observation, int] | None = None
         self._result: Result | None = None
         self._wake = threading.Condition()
@@ -60,6 +64,7 @@ class InferenceWorker:
             self._thread.join(timeout=timeout_s)
 
     def _run(self) -> None:
+        set_thread_realtime(self.rt_priority)
         while True:
             with self._wake:
                 while self._job is None and not self._stopping:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vla_edge.errors import RuntimeLoopError
+from vla_edge.runtime.realtime import set_thread_realtime
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Camera(ABC):
         self.error: BaseException | None = None  # why capture stopped, if it did
         self.finished = False  # a finite stream reached its end
         self.frames_captured = 0
+        self.rt_priority: int | None = None  # SCHED_FIFO of the capture thread (set by the loop)
         self._latest: Frame | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -96,6 +98,7 @@ class Camera(ABC):
         return True
 
     def _capture_loop(self) -> None:
+        set_thread_realtime(self.rt_priority)
         next_due = time.monotonic()
         try:
             while not self._stop.is_set():
