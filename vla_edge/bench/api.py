@@ -93,6 +93,8 @@ def benchmark(paths: list[Path], options: BenchmarkOptions) -> dict[str, Any]:
         host = calibrate.host_profile(calibrate.quiet_peaks(options.measure.threads))
         profiles = [host]
         report["host_profile"] = host.to_dict()
+    if mode == "cuda":
+        profiles = _gpu_profiles(system) or profiles
     if mode == "jetson" and system["jetson"]["profile"]:
         local = get_device(system["jetson"]["profile"])
         profiles = [local] + [p for p in profiles if p.name != local.name]
@@ -117,6 +119,13 @@ def _mode(device: str, system: dict[str, Any]) -> str:
     if system["jetson"] is not None and name.startswith("orin"):
         return "jetson"
     return "estimate"
+
+
+def _gpu_profiles(system: dict[str, Any]) -> list[DeviceProfile]:
+    """The profile of the GPU NVML names, when there is one (H100), so the estimate runs beside
+    the measurement there too; an unknown GPU gets no estimate."""
+    name = ((system.get("gpu") or {}).get("name") or "").upper()
+    return [DEVICES["h100"]] if "H100" in name else []
 
 
 def _ort_has_cuda() -> bool:
@@ -228,16 +237,25 @@ def _fits(report, bundles, profiles, options, cache) -> None:
                 )
 
 
+def _comparable(variant: dict[str, Any], device: str) -> bool:
+    """A variant whose run the estimate models: ONNX Runtime on the CPU for the host profile;
+    TensorRT (or ORT's CUDA/TensorRT providers) on a Jetson's GPU."""
+    if device == "host":
+        return variant["backend"] == "onnxrt"
+    gpu_providers = {"cuda", "tensorrt", "CUDAExecutionProvider", "TensorrtExecutionProvider"}
+    return variant["backend"] == "trt" or bool(gpu_providers & set(variant["providers"] or []))
+
+
 def estimator_error(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Estimate vs measurement for every measured ONNX Runtime/TensorRT variant that has an
     estimate on the machine it ran on (the host profile, or the detected Jetson)."""
     measured = report.get("measured")
-    if not measured or measured["device"] == "cuda":
+    if not measured:
         return []
     local = report["estimates"][0]["device"] if report["estimates"] else None
     rows = []
     for v in measured["variants"]:
-        if v["backend"] == "torch" or (measured["device"] == "host" and v["backend"] != "onnxrt"):
+        if not _comparable(v, measured["device"]):
             continue
         est = next(
             (e for e in report["estimates"] if e["device"] == local
