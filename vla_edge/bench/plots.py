@@ -70,11 +70,11 @@ def accuracy_plot(report: dict[str, Any], plt):
         )
         if err is None:
             continue
-        ax.scatter(v["latency_ms"]["p50"], err * 100, s=40)
-        ax.annotate(v["label"], (v["latency_ms"]["p50"], err * 100), fontsize=7)
+        ax.scatter(v["latency_ms"]["p50"], err * 100, s=40, label=v["label"])
     ax.set_xlabel("p50 latency (ms, measured)")
     ax.set_ylabel("max action error vs reference (% of range)")
     ax.set_title("Accuracy vs latency (MEASURED)", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     return fig
 
