@@ -155,6 +155,7 @@ def parent_row(parent: Path, torch: bool) -> dict:
 
 
 def run(args) -> dict:
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         parent = Path(args.bundle) if args.bundle else make_parent(work, args.preset, args.head)
@@ -176,7 +177,8 @@ def run(args) -> dict:
         from vla_edge.bundle import Bundle
 
         spec = Bundle.load(parent).spec.to_dict()
-    return {"rows": rows, "spec": spec, "args": vars(args)}
+    load = {"before": load_before, "after": os.getloadavg()}
+    return {"rows": rows, "spec": spec, "args": vars(args), "loadavg_1_5_15": load}
 
 
 def markdown(result: dict) -> str:
@@ -211,6 +213,10 @@ def markdown(result: dict) -> str:
             f"{errs} | {r.get('float_layers', '-')} | {succ} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _load(result: dict, when: str) -> str:
+    return "/".join(f"{x:.1f}" for x in result["loadavg_1_5_15"][when])
 
 
 def main() -> None:

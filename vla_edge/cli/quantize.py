@@ -48,6 +48,9 @@ def quantize(
     sensitivity: Annotated[
         bool, typer.Option("--sensitivity", help="Write the per-layer sensitivity report.")
     ] = False,
+    sensitivity_samples: Annotated[
+        int, typer.Option(help="Held-out samples per sensitivity run (one run per layer).")
+    ] = 32,
     eval_suite: Annotated[
         str | None, typer.Option("--eval", help="Closed-loop task gate on this sim suite.")
     ] = None,
@@ -76,6 +79,7 @@ def quantize(
         granularity=granularity,
         mixed_base=mixed_base,
         sensitivity=sensitivity,
+        sensitivity_samples=sensitivity_samples,
         eval_suite=eval_suite,
         eval_episodes=eval_episodes,
         strict=strict,

@@ -155,7 +155,8 @@ class _Job:
         def build(layers):
             return self._graphs_with(prep.role, prep.build(cfg.base, layers))
 
-        rows = sens.sensitivity(self.evaluator, build, groups, prep.params(), self.say)
+        judge = self.evaluator.subset(cfg.sensitivity_samples)
+        rows = sens.sensitivity(judge, build, groups, prep.params(), self.say)
         o.sensitivity = rows
         summary = {**layer_summary(prep, prep.layers), "preprocess": prep.preprocess}
         if cfg.precision != "mixed":

@@ -123,6 +123,7 @@ class QuantizeConfig:
     eval_episodes: int = 20
     strict: bool = False
     sensitivity: bool = False
+    sensitivity_samples: int = 32
     seed: int = 0
     name: str | None = None
     force: bool = False
@@ -137,6 +138,10 @@ class QuantizeConfig:
             raise QuantizationError(f"calib_size must be >= 1 sample, got {self.calib_size}")
         if self.holdout < 1:
             raise QuantizationError(f"holdout must be >= 1 sample, got {self.holdout}")
+        if self.sensitivity_samples < 1:
+            raise QuantizationError(
+                f"sensitivity_samples must be >= 1, got {self.sensitivity_samples}"
+            )
         if self.eval_episodes < 1:
             raise QuantizationError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
 
@@ -163,6 +168,7 @@ class QuantizeConfig:
             "budget": None if self.budget is None else self.budget.to_dict(),
             "encoder_precision": self.encoder,
             "granularity": self.granularity,
+            "sensitivity_samples": self.sensitivity_samples,
             "mixed_base": self.mixed_base if self.precision == "mixed" else None,
             "seed": self.seed,
         }

@@ -96,6 +96,14 @@ class Evaluator:
         self.parent_graphs = {g["role"]: parent.path / g["file"] for g in parent.graphs}
         self.ref = self.run(self.parent_graphs)
 
+    def subset(self, n: int) -> Evaluator:
+        """The same judge on the first n held-out samples (for the many sensitivity runs)."""
+        sub = object.__new__(Evaluator)
+        sub.__dict__.update(self.__dict__)
+        sub.feeds = {k: v[:n] for k, v in self.feeds.items()}
+        sub.ref = {k: v[:n] for k, v in self.ref.items()}
+        return sub
+
     @property
     def samples(self) -> int:
         return len(self.feeds["input_ids"])
