@@ -33,6 +33,9 @@ COMMAND_MODULES = [
     "vla_edge.cli.benchmark",
     "vla_edge.cli.prune",
     "vla_edge.cli.distill",
+    "vla_edge.cli.sim",
+    "vla_edge.cli.train",
+    "vla_edge.cli.eval",
 ]
 
 
