@@ -187,6 +187,8 @@ def markdown(result: dict) -> str:
     dims = list(next(iter(rows.values()))["p99_error"])
     units = next(iter(rows.values()))["units"]
     src = args["bundle"] or f"random-init {args['preset']}/{args['head']} (untrained)"
+    if args.get("note"):
+        src = f"{src} ({args['note']})"
     lines = [
         "# Quantization: precisions side by side",
         "",
@@ -236,6 +238,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/quantize_compare")
+    ap.add_argument("--note", default="", help="what the policy is (printed in the report)")
     args = ap.parse_args()
     result = run(args)
     out = Path(args.out)

@@ -97,13 +97,18 @@ def _fold_round_trips(model, fp32_nodes: set[str]) -> None:
     rewire = {}
     for node in model.graph.node:
         first = producer.get(node.input[0]) if node.op_type == "Cast" else None
-        if first is None or first.op_type != "Cast" or node.output[0] in outputs:
+        if first is None or first.op_type != "Cast":
             continue
         src = producer.get(first.input[0])
         from_fp32 = types.get(first.input[0]) == fp32 or (
             src is not None and src.name in fp32_nodes
         )
-        if _cast_to(node) == fp32 and _cast_to(first) == fp16 and from_fp32:
+        if not (_cast_to(node) == fp32 and _cast_to(first) == fp16 and from_fp32):
+            continue
+        if node.output[0] in outputs:  # a graph output keeps its name: pass the FP32 value on
+            node.op_type, node.input[0] = "Identity", first.input[0]
+            del node.attribute[:]
+        else:
             rewire[node.output[0]] = first.input[0]
     for node in model.graph.node:
         for j, name in enumerate(node.input):
