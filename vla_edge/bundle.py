@@ -127,7 +127,7 @@ def new_manifest(
     lineage = {"step": step, "settings": settings, "parent": None, "history": []}
     if parent is not None:
         lineage["parent"] = parent.content_hash
-        lineage["parent_path"] = str(parent.path)
+        lineage["parent_path"] = str(Path(parent.path).resolve())
         prev = parent.manifest.get("lineage", {})
         lineage["history"] = [
             *prev.get("history", []),

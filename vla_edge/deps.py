@@ -26,6 +26,7 @@ KNOWN: dict[str, tuple[str, str]] = {
     "matplotlib": ("plot", ""),
     "imageio": ("sim", ""),
     "jtop": ("jetson", ""),
+    "pynvml": ("gpu", "NVML comes with the NVIDIA driver"),
 }
 
 
