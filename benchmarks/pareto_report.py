@@ -235,6 +235,7 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--agreement-frames", type=int, default=200)
     ap.add_argument("--out", default="benchmarks/results/pareto")
+    ap.add_argument("--note", default="", help="text appended under the table")
     return ap.parse_args()
 
 
@@ -265,7 +266,7 @@ def main() -> None:
     out.with_suffix(".json").write_text(
         json.dumps({"rows": rows, "args": vars(args)}, indent=2, default=str)
     )
-    md = markdown(rows, args, "teacher")
+    md = markdown(rows, args, "teacher") + (f"\n{args.note}\n" if args.note else "")
     out.with_suffix(".md").write_text(md)
     plot(rows, out)
     print(md)

@@ -2,7 +2,7 @@
 `small` preset (128 px camera) behaviour-cloned on synthetic demonstrations
 (vla_edge.compress.distill.synthetic), plus the demonstrations as a .npz for prune/distill.
 
-    python benchmarks/pareto_synthetic_teacher.py --out /tmp/pareto --steps 300
+    python benchmarks/pareto_synthetic_teacher.py --out /tmp/pareto --steps 150
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def main() -> None:
     ap.add_argument("--preset", default="small")
     ap.add_argument("--head", default="bins")
     ap.add_argument("--frames", type=int, default=2000)
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
 
@@ -37,7 +38,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = VlaForActions(preset_config(args.preset, spec))
     t = time.perf_counter()
-    fit_synthetic(model, demos, out / "teacher", steps=args.steps)
+    fit_synthetic(model, demos, out / "teacher", steps=args.steps, batch_size=args.batch_size)
     print(f"teacher {out / 'teacher'}: {args.steps} steps in {time.perf_counter() - t:.0f} s")
 
 
