@@ -88,7 +88,13 @@ def build(
     precision: Annotated[
         str, typer.Option(help="fp32 | fp16 | int8 (Q/DQ bundles) | best.")
     ] = "fp16",
-    sparsity: Annotated[bool, typer.Option("--sparsity", help="Use 2:4 sparse weights.")] = False,
+    sparsity: Annotated[
+        bool | None,
+        typer.Option(
+            "--sparsity/--no-sparsity",
+            help="Use 2:4 sparse weights (default: on when the bundle is marked 2:4 by prune).",
+        ),
+    ] = None,
     dla: DlaOpt = None,
     workspace: Annotated[int | None, typer.Option(help="Builder workspace limit in MB.")] = None,
     timing_cache: Annotated[
@@ -105,6 +111,8 @@ def build(
     from vla_edge.backends.trt.config import BuildOptions
     from vla_edge.backends.trt.loader import build_bundle
 
+    if sparsity is None:
+        sparsity = _marked_sparse(bundle)
     opts = BuildOptions(
         device=device,
         precision=precision,
@@ -133,3 +141,15 @@ def build(
         )
         for warning in layers.get("warnings", []):
             console.print(f"  warning: {warning}", markup=False)
+
+
+def _marked_sparse(bundle: Path) -> bool:
+    """True when the bundle's manifest says its weights are 2:4 sparse (`vla-edge prune`);
+    anything unreadable is left for build_bundle to report."""
+    import json
+
+    try:
+        manifest = json.loads((Path(bundle) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (manifest.get("sparsity") or {}).get("pattern") == "2:4"

@@ -78,7 +78,15 @@ def export_model(
         "head": model.config.head,
     }
     pre = _reference_preprocessing(model)
-    return _export(graphs, model.policy_spec, out, config, tokenizer_dir, settings, pre, source)
+    extra = {}
+    for key in ("sparsity", "compression"):  # set by `vla-edge prune`
+        if getattr(model.config, key, None):
+            settings[key] = getattr(model.config, key)
+    if getattr(model.config, "sparsity", None):
+        extra["sparsity"] = {"pattern": model.config.sparsity, "build_flag": "--sparsity",
+                             "tensorrt_flag": "SPARSE_WEIGHTS"}
+    return _export(graphs, model.policy_spec, out, config, tokenizer_dir, settings, pre, source,
+                   extra)
 
 
 def export_module(
@@ -128,7 +136,7 @@ def _copy(module):
         return module.eval()
 
 
-def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source) -> Bundle:
+def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source, extra=None) -> Bundle:
     """graphs: (reference, to_trace) pairs of GraphSpec."""
     from vla_edge.policy.tokenizer import load_tokenizer
 
@@ -153,6 +161,7 @@ def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source) -> 
             },
         }
         manifest["postprocessing"] = _postprocessing(spec)
+        manifest.update(extra or {})
         manifest["validation"] = {"parity": report.to_dict(), "export_seconds": round(export_s, 2)}
         if tokenizer_dir is not None:
             tokenizer.save(writer.path("tokenizer"))
