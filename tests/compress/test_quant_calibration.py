@@ -119,3 +119,42 @@ def test_quantize_bad_calibration_writes_nothing(tiny_bundle, tmp_path):
         quantize(tiny_bundle("bins"), tmp_path / "q", QuantizeConfig(calib=d))
     assert not (tmp_path / "q").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".q.")]
+
+
+def _demo_set(root, camera="front", size=64, episodes=3, length=10):
+    from vla_edge.sim.data import DemoWriter
+
+    header = {"suite": "mt3-smoke", "camera": camera, "image_size": size, "state_dim": 8}
+    writer = DemoWriter(root, header)
+    rng = np.random.default_rng(0)
+    for seed in range(episodes):
+        frames = rng.integers(0, 255, (length, size, size, 3), dtype=np.uint8)
+        state = rng.normal(size=(length, 8)).astype(np.float32)
+        writer.add(
+            "drawer-close-v3",
+            "close the drawer",
+            seed,
+            {camera: frames},
+            state,
+            np.zeros((length, 4), np.float32),
+        )
+    return root
+
+
+def test_demonstration_set(tmp_path, spec):
+    root = _demo_set(tmp_path / "demos")
+    data = load_calibration(root, spec, limit=12)
+    assert len(data) == 12 and data.instructions == ["close the drawer"] * 12
+    assert data.frames["front"].shape == (12, 64, 64, 3) and data.states.shape == (12, 8)
+    assert data.source == str(root)
+
+
+def test_demonstration_set_errors(tmp_path, spec):
+    wrong = _demo_set(tmp_path / "corner", camera="corner")
+    with pytest.raises(CalibrationError, match=r"cameras \['corner'\].*takes \['front'\]"):
+        load_calibration(wrong, spec, limit=8)
+    root = _demo_set(tmp_path / "demos")
+    shard = next((root / "episodes").iterdir())
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(CalibrationError, match=shard.name):
+        load_calibration(root, spec, limit=40)

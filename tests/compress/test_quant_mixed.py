@@ -120,7 +120,7 @@ def test_task_gate_records_success_beside_parent(tiny_bundle, tmp_path, monkeypa
 
     calls = []
 
-    def fake(path, suite, episodes, backend, seed):
+    def fake(path, suite, episodes, backend, seed, progress):
         calls.append(path)
         return {"success_rate": 0.8 if "h" in path.rsplit("/", 1)[-1] else 0.9}
 

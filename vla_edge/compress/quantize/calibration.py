@@ -1,7 +1,7 @@
 """Calibration data: camera frames + instructions (+ proprio state), checked against the spec.
 
 Sources, tried in this order:
-- a demonstration dataset readable by `vla_edge.sim.data.DemoDataset`;
+- a demonstration set (`vla-edge sim demos -o DATA`: index.json + episode shards);
 - a `.npz` file with `image_<camera>` [N, H, W, 3] uint8, `instructions` [N] str, optional
   `state` [N, S];
 - a directory of images: `<camera>/*.png|jpg` per camera (files paired by sorted name), or the
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_edge.compress.quantize import demos
 from vla_edge.errors import CalibrationError
 from vla_edge.export.samples import INSTRUCTIONS
 from vla_edge.policy.spec import PolicySpec
@@ -153,17 +154,10 @@ def load_calibration(
     path = Path(source)
     if not path.exists():
         raise CalibrationError(f"calibration data {path} does not exist; {DIR_HELP}")
-    data = _from_demos(path, spec, limit)
+    data = demos.read(path, limit, seed)
     if data is None:
         data = _from_npz(path, limit) if path.suffix == ".npz" else _from_dir(path, spec, limit)
     return data.check(spec)
-
-
-def _from_demos(path: Path, spec: PolicySpec, limit: int) -> CalibrationSet | None:
-    """A dataset in the demonstration format, when the sim package can read it."""
-    from vla_edge.compress.quantize import demos
-
-    return demos.read(path, spec, limit)
 
 
 def _from_npz(path: Path, limit: int) -> CalibrationSet:

@@ -1,7 +1,6 @@
-"""Calibration frames from the demonstration format (vla_edge.sim.data.DemoDataset).
-
-The sim package is optional: when it is absent, or the path is not a demonstration dataset,
-`read` returns None and the other calibration readers are tried.
+"""Calibration frames from the demonstration format (`vla-edge sim demos`, read with
+vla_edge.sim.data.DemoDataset): steps drawn evenly across episodes, so every task and every phase
+of a motion is represented.
 """
 
 from __future__ import annotations
@@ -11,53 +10,37 @@ from pathlib import Path
 import numpy as np
 
 from vla_edge.errors import CalibrationError, VlaEdgeError
-from vla_edge.policy.spec import PolicySpec
 
 
-def read(path: Path, spec: PolicySpec, limit: int):
-    """A CalibrationSet of up to `limit` observations spread over the episodes, or None."""
-    try:
-        from vla_edge.sim.data import DemoDataset
-    except ImportError:
+def is_demo_set(path: Path) -> bool:
+    return path.is_dir() and (path / "index.json").is_file()
+
+
+def read(path: Path, limit: int, seed: int = 0):
+    """A CalibrationSet of up to `limit` steps of a demonstration set, or None if `path` is
+    not one. A demonstration set that cannot be read raises CalibrationError."""
+    if not is_demo_set(path):
         return None
     try:
-        dataset = DemoDataset(path)
-    except (VlaEdgeError, OSError, ValueError):
-        return None  # not a demonstration dataset: let the other readers try
-    samples = _samples(dataset, limit)
-    if not samples:
-        raise CalibrationError(f"demonstration dataset {path} has no frames")
-    return _stack(samples, spec, str(path))
+        from vla_edge.sim.data import DemoDataset
+    except ImportError as exc:
+        raise CalibrationError(
+            f"{path} is a demonstration set but the reader (vla_edge.sim) cannot be imported: {exc}"
+        ) from exc
+    try:
+        steps = DemoDataset(path).samples(limit, seed=seed)
+    except VlaEdgeError as exc:
+        raise CalibrationError(f"cannot read calibration demonstrations {path}: {exc}") from exc
+    if not steps:
+        raise CalibrationError(f"demonstration set {path} has no steps")
+    return _stack(steps, str(path))
 
 
-def _samples(dataset, limit: int) -> list:
-    n = len(dataset)
-    if n == 0:
-        return []
-    index = np.unique(np.linspace(0, n - 1, min(limit, n)).round().astype(int))
-    return [dataset[int(i)] for i in index]
-
-
-def _stack(samples: list, spec: PolicySpec, source: str):
+def _stack(steps: list, source: str):
     from vla_edge.compress.quantize.calibration import CalibrationSet
 
-    first = _fields(samples[0])
-    frames = {
-        name: np.stack([_fields(s)["frames"][name] for s in samples]) for name in first["frames"]
-    }
-    texts = [_fields(s)["instruction"] for s in samples]
-    states = None
-    if spec.state_dim and first["state"] is not None:
-        states = np.stack([_fields(s)["state"] for s in samples]).astype(np.float32)
+    cameras = list(steps[0][0])
+    frames = {c: np.stack([s[0][c] for s in steps]) for c in cameras}
+    texts = [str(s[1]) for s in steps]
+    states = np.stack([np.asarray(s[2], np.float32) for s in steps])
     return CalibrationSet(frames, texts, states, source)
-
-
-def _fields(sample) -> dict:
-    """Accept a mapping or an object with frames/images, instruction and state."""
-    get = sample.get if isinstance(sample, dict) else lambda k, d=None: getattr(sample, k, d)
-    frames = get("frames", None)
-    if frames is None:
-        frames = get("images", None)
-    if frames is None:
-        raise CalibrationError("demonstration samples carry no 'frames' {camera: image}")
-    return {"frames": frames, "instruction": str(get("instruction", "")), "state": get("state")}

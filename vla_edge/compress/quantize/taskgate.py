@@ -21,13 +21,23 @@ def _evaluator():
     return fn, None
 
 
-def success_rate(bundle: Bundle, suite: str, episodes: int, seed: int = 0) -> float:
+def run_suite(bundle: Bundle, suite: str, episodes: int, seed: int = 0) -> dict:
+    """Closed-loop evaluation of a bundle (ONNX Runtime): the sim evaluator's report."""
     fn, reason = _evaluator()
     if fn is None:
         raise VlaEdgeError(reason)
-    result = fn(str(bundle.path), suite=suite, episodes=episodes, backend="onnxrt", seed=seed)
-    rate = result.get("success_rate") if isinstance(result, dict) else result.success_rate
-    return float(rate)
+    return fn(
+        str(bundle.path),
+        suite=suite,
+        episodes=episodes,
+        backend="onnxrt",
+        seed=seed,
+        progress=False,
+    )
+
+
+def success_rate(bundle: Bundle, suite: str, episodes: int, seed: int = 0) -> float:
+    return float(run_suite(bundle, suite, episodes, seed)["success_rate"])
 
 
 def _parent_rate(parent: Bundle, suite: str, episodes: int, seed: int) -> tuple[float, str]:
@@ -46,13 +56,15 @@ def record_task(bundle: Bundle, parent: Bundle, config: QuantizeConfig, say) -> 
         entry = {"suite": suite, "skipped": reason}
         say(f"task gate skipped: {reason}")
     else:
-        say(f"task gate: {episodes} episodes of {suite} for the quantized and parent bundles")
-        rate = success_rate(bundle, suite, episodes, config.seed)
+        say(f"task gate: {episodes} episodes per task of {suite}, quantized and parent")
+        report = run_suite(bundle, suite, episodes, config.seed)
+        rate = float(report["success_rate"])
         parent_rate, how = _parent_rate(parent, suite, episodes, config.seed)
         entry = {
             "suite": suite,
             "episodes": episodes,
             "success_rate": rate,
+            "tasks": {k: v["success_rate"] for k, v in report.get("tasks", {}).items()},
             "parent_success_rate": parent_rate,
             "parent_source": how,
             "delta_points": round(100 * (rate - parent_rate), 2),
