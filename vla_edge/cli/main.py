@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "vla_edge.cli.sim",
     "vla_edge.cli.train",
     "vla_edge.cli.eval",
+    "vla_edge.cli.demo",
 ]
 
 
