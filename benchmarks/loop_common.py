@@ -73,7 +73,7 @@ with open(path, "w", buffering=1) as out:
         steal, total = int(cpu[8]), sum(int(x) for x in cpu[1:9])
         st = 0.0 if prev is None or total == prev[1] else (steal - prev[0]) / (total - prev[1])
         prev = (steal, total)
-        out.write(f"{time.monotonic() - t0} {os.getloadavg()[0]} {rss} {st}\n")
+        out.write(f"{time.monotonic()} {os.getloadavg()[0]} {rss} {st}\n")
         time.sleep(every)
 """
 
@@ -81,7 +81,8 @@ with open(path, "w", buffering=1) as out:
 class LoadSampler:
     """Samples the 1-minute load average, this process's RSS and the CPU steal fraction every
     `every_s` seconds from a separate process, so the sampling costs the measured process
-    nothing (no thread of its own competing for the GIL)."""
+    nothing (no thread of its own competing for the GIL). Sample times are time.monotonic()
+    (the system-wide clock the loop stamps with too)."""
 
     def __init__(self, every_s: float = 5.0) -> None:
         self.every_s = every_s

@@ -43,29 +43,35 @@ def drift(rows: np.ndarray, period: float) -> dict:
     return {
         "lateness_first_10k_ms": percentiles(late_ms[:n]),
         "lateness_last_10k_ms": percentiles(late_ms[-n:]),
-        "lateness_trend_us_per_hour": round(slope_us_per_hour, 3),
+        "lateness_trend_us_per_hour": round(slope_us_per_hour, 3),  # fit over load spikes
+        "lateness_median_first_last_ms": [
+            round(float(np.median(late_ms[:n])), 5),
+            round(float(np.median(late_ms[-n:])), 5),
+        ],
         "elapsed_s": round(float(elapsed), 3),
         "ticks_advanced": int(rows[-1, TICK] - rows[0, TICK]),
         "ticks_expected_from_elapsed": round(float(elapsed / period), 1),
     }
 
 
-def memory(samples: list[tuple[float, float, float]], total_s: float) -> dict:
+def memory(samples: list[tuple[float, float, float]], t_start: float, t_stop: float) -> dict:
+    """RSS while cycling: samples between the first and the last cycle (the summary built
+    after the last cycle copies the whole log, which is not growth)."""
     t = np.array([s[0] for s in samples])
     rss = np.array([s[2] for s in samples])
-    after_warmup = rss[t >= 0.1 * total_s]
-    base = float(after_warmup[0]) if after_warmup.size else float(rss[0])
-    slope = (
-        float(np.polyfit(t[t >= 0.1 * total_s], after_warmup, 1)[0]) if after_warmup.size > 2 else 0
-    )
+    keep = (t >= t_start) & (t <= t_stop)
+    t, rss = t[keep], rss[keep]
+    warm = t >= t_start + 0.1 * (t_stop - t_start)
+    base = float(rss[warm][0])
+    slope = float(np.polyfit(t[warm], rss[warm], 1)[0]) if warm.sum() > 2 else 0.0
     return {
-        "rss_start_mb": round(float(rss[0]), 2),
+        "rss_first_cycle_mb": round(float(rss[0]), 2),
         "rss_after_10pct_mb": round(base, 2),
-        "rss_end_mb": round(float(rss[-1]), 2),
+        "rss_last_cycle_mb": round(float(rss[-1]), 2),
         "rss_max_mb": round(float(rss.max()), 2),
         "growth_after_warmup_mb": round(float(rss[-1]) - base, 3),
         "growth_trend_mb_per_hour": round(slope * 3600, 3),
-        "samples": len(samples),
+        "samples": int(keep.sum()),
     }
 
 
@@ -114,7 +120,7 @@ def main() -> None:
         "wall_s": round(wall, 1),
         "summary": pick(summary),
         "drift": drift(rows, 1.0 / args.rate),
-        "memory": memory(load.samples, wall),
+        "memory": memory(load.samples, rows[0, START], rows[-1, START]),
         "rss_before_loop_mb": round(rss_before, 2),
         "python_objects_before_after": [objects_before, len(gc.get_objects())],
         "gc_collections": [s["collections"] for s in gc.get_stats()],

@@ -56,3 +56,11 @@ def test_ring_keeps_the_last_cycles_and_counts_all():
     assert log.cycles == 40 and rows.shape[0] == 16
     np.testing.assert_array_equal(rows[:, 1], np.arange(24, 40))
     assert len([e for e in trace_events(log)["traceEvents"] if e["ph"] == "X"]) == 16
+
+
+def test_status_line_reads_the_counters(finished_loop):
+    from vla_edge.runtime.status import StatusLine
+
+    loop, _ = finished_loop
+    text = StatusLine(loop).text()
+    assert text.startswith("cycle 40") and "misses" in text and "faults 1" in text

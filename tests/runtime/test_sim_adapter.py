@@ -60,3 +60,11 @@ def test_sim_frames_follow_the_robot():
 def test_bad_sim_target():
     with pytest.raises(RuntimeLoopError, match="SUITE:TASK"):
         SimSession.open("metaworld")
+
+
+def test_sim_robot_declares_its_action_space_and_refuses_a_mismatch():
+    env = FakeEnv()
+    env.action_names = ["dx", "dy", "dz", "gripper"]
+    env.action_units = ["m"] * 4
+    with pytest.raises(RuntimeLoopError, match="same order"):
+        make(FakePolicy(make_spec(state_dim=2)), env)  # the fake policy's names are x, y, z, grip

@@ -49,10 +49,16 @@ def run(
     ] = None,
     stale_ms: Annotated[float | None, typer.Option(help="Max camera frame age.")] = None,
     overrun_periods: Annotated[int, typer.Option(help="Inference overrun limit.")] = 3,
+    rt_priority: Annotated[
+        int | None,
+        typer.Option(help="Run the loop threads under SCHED_FIFO at this priority (1-99, Linux)."),
+    ] = None,
     sim: Annotated[
         str | None, typer.Option(help="SUITE:TASK: run closed on the simulator.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Simulator placement N (held-out evaluation seeds).")
+    ] = 0,
     quiet: Annotated[bool, typer.Option(help="No live status line.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -65,21 +71,22 @@ def run(
     from vla_edge.runtime.signals import stop_on_signals
     from vla_edge.runtime.status import live_status
 
-    session = open_sim(sim, seed)
-    text = instruction if instruction is not None else (session.instruction if session else "")
-    config = LoopConfig(
-        rate_hz=rate,
-        instruction=text,
-        chunking=chunking,
-        execute=execute,
-        on_fault=on_fault,
-        stale_ms=stale_ms,
-        overrun_periods=overrun_periods,
-        duration_s=duration,
-        max_cycles=cycles,
-        max_step=max_step,
-    )
     with Policy.load(bundle, backend=backend, threads=threads) as policy:
+        session = open_sim(sim, seed, policy.spec)
+        text = instruction if instruction is not None else (session.instruction if session else "")
+        config = LoopConfig(
+            rate_hz=rate,
+            instruction=text,
+            chunking=chunking,
+            execute=execute,
+            on_fault=on_fault,
+            stale_ms=stale_ms,
+            overrun_periods=overrun_periods,
+            duration_s=duration,
+            max_cycles=cycles,
+            max_step=max_step,
+            rt_priority=rt_priority,
+        )
         cams = build_cameras(policy.spec, camera or [], session)
         act = build_actuator(policy.spec, actuator, config.period_s, session)
         loop = ControlLoop(policy, cams, act, config)

@@ -54,16 +54,17 @@ def build_actuator(spec: PolicySpec, uri: str | None, period_s: float, sim=None)
     if uri == "sim":
         if sim is None:
             raise RuntimeLoopError("actuator 'sim' needs --sim SUITE:TASK")
-        from vla_edge.runtime.sim import SimRobot, env_action_dim
+        from vla_edge.runtime.sim import SimRobot
 
-        return SimRobot(sim, dim=env_action_dim(sim.env))
+        return SimRobot(sim)
     return open_actuator(uri, list(spec.action.names), period_s)
 
 
-def open_sim(target: str | None, seed: int = 0):
-    """A SimSession for `--sim SUITE:TASK`, or None without it."""
+def open_sim(target: str | None, seed: int = 0, spec: PolicySpec | None = None):
+    """A SimSession for `--sim SUITE:TASK` (rendering at the policy's camera size), or None."""
     if target is None:
         return None
     from vla_edge.runtime.sim import SimSession
 
-    return SimSession.open(target, seed=seed)
+    size = spec.cameras[0].height if spec is not None else None
+    return SimSession.open(target, seed=seed, image_size=size)

@@ -27,17 +27,18 @@ class SimSession:
         self._reset = False
 
     @classmethod
-    def open(cls, target: str, seed: int = 0) -> SimSession:
+    def open(cls, target: str, seed: int = 0, image_size: int | None = None) -> SimSession:
+        """`SUITE:TASK`; `seed` N picks evaluation placement N (seeds from the simulator's
+        EVAL_SEED_BASE, disjoint from the demonstrations a policy was trained on)."""
         suite, sep, task = target.partition(":")
         if not sep or not suite or not task:
-            raise RuntimeLoopError(
-                f"--sim needs SUITE:TASK (e.g. metaworld:reach-v3), got {target!r}"
-            )
+            raise RuntimeLoopError(f"--sim needs SUITE:TASK (e.g. mt10:reach-v3), got {target!r}")
         try:
             from vla_edge.sim.env import make_env
+            from vla_edge.sim.suites import EVAL_SEED_BASE
         except ImportError as exc:
             raise SimError(f"the simulator module is not available ({exc})") from exc
-        return cls(make_env(suite, task, seed=seed))
+        return cls(make_env(suite, task, seed=EVAL_SEED_BASE + seed, image_size=image_size))
 
     def reset(self) -> None:
         if not self._reset:
@@ -96,14 +97,21 @@ class SimRobot(Actuator):
 
     kind = "sim"
 
-    def __init__(self, session: SimSession, dim: int | None = None) -> None:
+    def __init__(self, session: SimSession) -> None:
         super().__init__()
         self.session = session
-        self.dim = dim
 
     @property
     def action_space(self) -> ActuatorSpace:
-        return ActuatorSpace(dim=self.dim)
+        """What the simulated robot takes (names, units, limits when the env says)."""
+        env = self.session.env
+        return ActuatorSpace(
+            dim=env_action_dim(env),
+            names=_list(getattr(env, "action_names", None)),
+            units=_list(getattr(env, "action_units", None)),
+            low=_list(getattr(env, "action_low", None)),
+            high=_list(getattr(env, "action_high", None)),
+        )
 
     @property
     def episode(self) -> dict:
@@ -132,6 +140,13 @@ class SimRobot(Actuator):
 
 
 def env_action_dim(env) -> int | None:
+    names = getattr(env, "action_names", None)
+    if names is not None:
+        return len(names)
     space = getattr(env, "action_space", None)
     shape = getattr(space, "shape", None)
     return int(shape[0]) if shape else getattr(env, "action_dim", None)
+
+
+def _list(values) -> list | None:
+    return None if values is None else list(values)
