@@ -122,14 +122,16 @@ def test_task_gate_records_success_beside_parent(tiny_bundle, tmp_path, monkeypa
 
     def fake(path, suite, episodes, backend, seed, progress):
         calls.append(path)
-        return {"success_rate": 0.8 if "h" in path.rsplit("/", 1)[-1] else 0.9}
+        rate = 0.8 if "h" in path.rsplit("/", 1)[-1] else 0.9
+        return {"success_rate": rate, "episodes": episodes, "tasks": {"t": {"success_rate": rate}}}
 
     monkeypatch.setattr(taskgate, "_evaluator", lambda: (fake, None))
     cfg = QuantizeConfig("fp16", eval_suite="mt3-smoke", eval_episodes=5, **FAST)
     b = quantize(tiny_bundle("bins"), tmp_path / "h", cfg)
     task = Bundle.load(b.path).manifest["validation"]["task"]  # hashes still check
     assert task["success_rate"] == 0.8 and task["parent_success_rate"] == 0.9
-    assert task["delta_points"] == -10.0 and task["episodes"] == 5 and len(calls) == 2
+    assert task["delta_points"] == -10.0 and task["episodes_per_task"] == 5
+    assert task["tasks"] == {"t": 0.8} and len(calls) == 2
 
 
 def test_cli_quantize_json_and_errors(tiny_bundle, tmp_path):

@@ -150,5 +150,5 @@ def _task(t: dict) -> str:
         return f"skipped ({t['skipped']})"
     return (
         f"{t['suite']} success {t['success_rate']:.0%} vs parent {t['parent_success_rate']:.0%} "
-        f"({t['delta_points']:+.1f} points, {t['episodes']} episodes)"
+        f"({t['delta_points']:+.1f} points, {t['episodes_per_task']} episodes per task)"
     )

@@ -43,7 +43,7 @@ def success_rate(bundle: Bundle, suite: str, episodes: int, seed: int = 0) -> fl
 def _parent_rate(parent: Bundle, suite: str, episodes: int, seed: int) -> tuple[float, str]:
     """Reuse the parent's recorded success on the same suite and episodes, else measure it."""
     task = parent.manifest.get("validation", {}).get("task") or {}
-    same = task.get("suite") == suite and task.get("episodes") == episodes
+    same = task.get("suite") == suite and task.get("episodes_per_task") == episodes
     if same and task.get("success_rate") is not None:
         return float(task["success_rate"]), "recorded in the parent bundle"
     return success_rate(parent, suite, episodes, seed), "measured now"
@@ -62,7 +62,8 @@ def record_task(bundle: Bundle, parent: Bundle, config: QuantizeConfig, say) -> 
         parent_rate, how = _parent_rate(parent, suite, episodes, config.seed)
         entry = {
             "suite": suite,
-            "episodes": episodes,
+            "episodes_per_task": episodes,
+            "episodes": report.get("episodes"),
             "success_rate": rate,
             "tasks": {k: v["success_rate"] for k, v in report.get("tasks", {}).items()},
             "parent_success_rate": parent_rate,
