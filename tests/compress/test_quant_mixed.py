@@ -147,3 +147,10 @@ def test_cli_quantize_json_and_errors(tiny_bundle, tmp_path):
     assert r.exit_code == 1 and "does not exist" in r.output
     r = runner.invoke(app, [*args, "--force", "--budget", "wobble=1"])
     assert r.exit_code == 1 and "unknown budget term" in r.output
+
+
+def test_mixed_stops_at_all_int8_when_it_fits(tiny_bundle, tmp_path, spec):
+    cfg = QuantizeConfig("mixed", budget=Budget.parse("bins=0.5", spec), **FAST)
+    val = quantize(tiny_bundle("bins"), tmp_path / "m", cfg).manifest["validation"]
+    assert val["mixed"]["float_groups"] == [] and len(val["mixed"]["trials"]) == 1
+    assert "sensitivity" not in val  # not measured: nothing had to go back to float

@@ -155,16 +155,20 @@ class _Job:
         def build(layers):
             return self._graphs_with(prep.role, prep.build(cfg.base, layers))
 
-        judge = self.evaluator.subset(cfg.sensitivity_samples)
-        rows = sens.sensitivity(judge, build, groups, prep.params(), self.say)
-        o.sensitivity = rows
+        def rank() -> list[str]:
+            judge = self.evaluator.subset(cfg.sensitivity_samples)
+            o.sensitivity = sens.sensitivity(judge, build, groups, prep.params(), self.say)
+            return [r["name"] for r in o.sensitivity]
+
         summary = {**layer_summary(prep, prep.layers), "preprocess": prep.preprocess}
         if cfg.precision != "mixed":
+            rank()
             o.details[prep.role] = summary
             return prep.build(cfg.base)
         self.say(f"mixed precision: searching {len(groups)} {cfg.granularity}s for the budget")
-        ranking = [r["name"] for r in rows]
-        result = mixed_mod.search(self.evaluator, build, groups, ranking, self.budget)
+        result = mixed_mod.search(self.evaluator, build, groups, rank, self.budget)
+        if cfg.sensitivity and o.sensitivity is None:
+            rank()
         o.mixed = result
         kept = [x for name in result.int8_groups for x in groups[name]]
         o.details[prep.role] = {**layer_summary(prep, kept), "preprocess": prep.preprocess}

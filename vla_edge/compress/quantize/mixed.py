@@ -34,9 +34,10 @@ class MixedResult:
 
 
 class _Search:
-    def __init__(self, evaluator, build, groups, ranking, budget) -> None:
+    def __init__(self, evaluator, build, groups, rank, budget) -> None:
         self.evaluator, self.build, self.groups = evaluator, build, groups
-        self.ranking, self.budget = ranking, budget
+        self.rank, self.budget = rank, budget
+        self.ranking: list[str] = []
         self.results: dict[int, tuple[bool, Metrics, dict]] = {}
         self.trials: list[dict] = []
 
@@ -53,9 +54,10 @@ class _Search:
         return not bad
 
     def smallest_passing(self) -> int:
-        n = len(self.ranking)
         if self.trial(0):
             return 0
+        self.ranking = self.rank()  # sensitivity runs only when all-INT8 misses the budget
+        n = len(self.ranking)
         lo, hi = 0, 1
         while hi < n and not self.trial(hi):
             lo, hi = hi, min(2 * hi, n)
@@ -84,11 +86,13 @@ def search(
     evaluator: Evaluator,
     build: Callable[[list[Layer]], dict[str, object]],
     groups: dict[str, list[Layer]],
-    ranking: list[str],
+    rank: Callable[[], list[str]],
     budget: Budget,
 ) -> MixedResult:
-    s = _Search(evaluator, build, groups, ranking, budget)
+    """`rank()` returns the group names, most sensitive first; it is called only when the
+    all-INT8 graph misses the budget."""
+    s = _Search(evaluator, build, groups, rank, budget)
     k = s.smallest_passing()
     _, metrics, graphs = s.results[k]
-    keep = ranking[:k]
+    keep = s.ranking[:k]
     return MixedResult(keep, [g for g in groups if g not in keep], metrics, graphs, s.trials)
