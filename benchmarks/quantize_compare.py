@@ -158,6 +158,12 @@ def run(args) -> dict:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.checkpoint:
+            from vla_edge.export import ExportConfig, export_checkpoint
+
+            args.bundle = str(
+                export_checkpoint(args.checkpoint, work / "fp32", ExportConfig()).path
+            )
         parent = Path(args.bundle) if args.bundle else make_parent(work, args.preset, args.head)
         quant = quantize_all(parent, work, args)
         variants = {"torch eager fp32": (str(parent), "torch"), "ort fp32": (str(parent), "onnxrt")}
@@ -167,11 +173,11 @@ def run(args) -> dict:
         for name, (path, _) in variants.items():
             p = name.split(" ", 1)[1].replace("eager ", "")
             acc = parent_row(parent, "torch" in name) if p == "fp32" else accuracy(path)
-            rows[name] = {
-                **acc,
-                "latency": lat[name],
-                "success": success(path, args.eval, args.episodes),
-            }
+            torch_row = "torch" in name  # same weights as ort fp32 (export parity): not re-run
+            succ = (
+                "= ort fp32" if torch_row and args.eval else success(path, args.eval, args.episodes)
+            )
+            rows[name] = {**acc, "latency": lat[name], "success": succ}
             if p in quant:
                 rows[name]["quantize_s"] = quant[p]["quantize_s"]
         from vla_edge.bundle import Bundle
@@ -186,7 +192,11 @@ def markdown(result: dict) -> str:
     torch_p50 = rows["torch eager fp32"]["latency"]["p50"]
     dims = list(next(iter(rows.values()))["p99_error"])
     units = next(iter(rows.values()))["units"]
-    src = args["bundle"] or f"random-init {args['preset']}/{args['head']} (untrained)"
+    src = (
+        args.get("checkpoint")
+        or args["bundle"]
+        or f"random-init {args['preset']}/{args['head']} (untrained)"
+    )
     if args.get("note"):
         src = f"{src} ({args['note']})"
     lines = [
@@ -224,6 +234,7 @@ def _load(result: dict, when: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--bundle", help="FP32 bundle (with its source checkpoint for the torch row)")
+    ap.add_argument("--checkpoint", help="reference checkpoint (e.g. a shipped policy): exported")
     ap.add_argument("--preset", default="small")
     ap.add_argument("--head", default="bins")
     ap.add_argument("--calib", default=None)
