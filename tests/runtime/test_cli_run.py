@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vla_edge.cli.main import app
+from vla_edge.deps import available
 from vla_edge.runtime.actuators.udp import decode
 
 runner = CliRunner()
@@ -184,3 +185,60 @@ def test_signal_stops_cleanly_with_a_final_stop_command(bundle, tmp_path, sig):
         len(lines) - 1
     )
     assert f"{sig.name} received" in err
+
+
+@pytest.fixture(scope="module")
+def sim_bundle(artifacts):
+    """A random tiny policy with the mt10 suite's spec (camera, 21-D state, 4 actions in
+    cm/step + effort), exported to a bundle."""
+    if not available("metaworld"):  # not importorskip: importing it first breaks MuJoCo's GL
+        pytest.skip("the [sim] extra (Meta-World) is not installed")
+    from vla_edge.export import ExportConfig, export_checkpoint
+    from vla_edge.policy.reference import VlaForActions, preset_config
+    from vla_edge.sim.env import suite_spec
+
+    out = artifacts / "bundle-sim-mt10"
+    if not out.exists():
+        spec = suite_spec("mt10", chunk=4, representation="bins")
+        VlaForActions(preset_config("tiny", spec=spec, head="bins")).save_pretrained(
+            artifacts / "ck-sim-mt10"
+        )
+        export_checkpoint(artifacts / "ck-sim-mt10", out, ExportConfig())
+    return out
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    """`vla-edge run ...` in its own process (MuJoCo picks its GL backend once per process)."""
+    cmd = [sys.executable, "-m", "vla_edge.cli.main", "run", *[str(a) for a in args]]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.sim
+def test_run_closed_loop_on_the_simulator(sim_bundle, tmp_path):
+    r = run_cli(
+        sim_bundle,
+        "--sim",
+        "mt10:reach-v3",
+        "--rate",
+        20,
+        "--cycles",
+        12,
+        "--chunking",
+        "async",
+        "--profile",
+        tmp_path / "p",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["sim"]["steps"] == 12 and s["actuator"] == "sim robot"
+    assert s["state_source"] == "actuator" and s["config"]["instruction"]  # the task's text
+    assert s["commands"] == {"action": 12, "stop": 1}
+
+
+@pytest.mark.sim
+def test_sim_refuses_a_policy_for_another_robot(bundle):
+    if not available("metaworld"):
+        pytest.skip("the [sim] extra (Meta-World) is not installed")
+    r = run_cli(bundle, "--sim", "mt10:reach-v3", "--cycles", 3)
+    assert r.returncode == 1 and "units differ" in r.stderr, r.stderr
