@@ -1,0 +1,70 @@
+"""End to end on mt3-smoke, as CI runs it: demos -> train a few hundred steps -> export ->
+closed-loop eval on both backends, through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from vla_edge.deps import available
+
+pytestmark = [
+    pytest.mark.sim,
+    pytest.mark.slow,
+    pytest.mark.skipif(not available("metaworld"), reason="needs the [sim] extra (metaworld)"),
+]
+
+
+def _run(args: list[str]) -> dict:
+    from vla_edge.cli.main import app
+
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_demos_train_export_eval(tmp_path):
+    data, ck, bundle = tmp_path / "demos", tmp_path / "ck", tmp_path / "bundle"
+    _run(["sim", "demos", "--suite", "mt3-smoke", "--episodes", "2", "-o", str(data)])
+    train = [
+        "train",
+        "--data",
+        str(data),
+        "-o",
+        str(ck),
+        "--preset",
+        "tiny",
+        "--head",
+        "bins",
+        "--steps",
+        "300",
+        "--batch",
+        "32",
+        "--lr",
+        "1e-3",
+        "--threads",
+        "1",
+    ]
+    summary = _run(train)
+    assert summary["steps"] == 300 and summary["final_loss"] < 5.0
+    _run(["export", str(ck), "-o", str(bundle)])
+    runs = {}
+    for backend, path in (("torch", ck), ("onnxrt", bundle)):
+        runs[backend] = _run(
+            [
+                "eval",
+                str(path),
+                "--suite",
+                "mt3-smoke",
+                "--episodes",
+                "1",
+                "--backend",
+                backend,
+                "--task",
+                "drawer-close",
+            ]
+        )
+    for report in runs.values():
+        assert report["episodes"] == 1 and report["latency_ms"]["predictions"] > 0
