@@ -64,6 +64,8 @@ def test_demos_train_export_eval(tmp_path):
                 backend,
                 "--task",
                 "drawer-close",
+                "--threads",
+                "1",
             ]
         )
     for report in runs.values():
