@@ -67,7 +67,10 @@ def test_mixed_meets_the_budget(mixed_bundle):
     q = val["quantization"]
     assert q["passed"] and q["identical_bins"] >= 0.995
     rows = json.loads((mixed_bundle.path / val["sensitivity"]["json"]).read_text())
-    ranking = [r["name"] for r in rows]
+    from vla_edge.compress.quantize.sensitivity import ranking as rank
+
+    ranking = rank(rows, Budget(identical_bins=0.995))  # bins budget: ranked by flipped bins
+    assert ranking[0] == min(rows, key=lambda r: r["identical_bins"])["name"]
     floats = val["mixed"]["float_groups"]
     assert floats == ranking[: len(floats)]  # the most sensitive went back to float
     assert set(val["mixed"]["int8_groups"]) == set(ranking) - set(floats)

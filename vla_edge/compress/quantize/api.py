@@ -158,7 +158,7 @@ class _Job:
         def rank() -> list[str]:
             judge = self.evaluator.subset(cfg.sensitivity_samples)
             o.sensitivity = sens.sensitivity(judge, build, groups, prep.params(), self.say)
-            return [r["name"] for r in o.sensitivity]
+            return sens.ranking(o.sensitivity, self.budget)
 
         summary = {**layer_summary(prep, prep.layers), "preprocess": prep.preprocess}
         if cfg.precision != "mixed":

@@ -53,6 +53,14 @@ def sensitivity(
     return sorted(rows, key=lambda r: (r["score"], -(r["identical_bins"] or 1.0)), reverse=True)
 
 
+def ranking(rows: list[dict], budget) -> list[str]:
+    """Most harmful first, by what the budget bounds: flipped bins when it bounds identical
+    bins (a small error in many bins can matter more than a large one in few), else error."""
+    if budget is not None and budget.identical_bins is not None:
+        rows = sorted(rows, key=lambda r: (-(1 - (r["identical_bins"] or 1.0)), -r["score"]))
+    return [r["name"] for r in rows]
+
+
 def markdown(rows: list[dict], title: str) -> str:
     dims = list(rows[0]["p99_error"]) if rows else []
     units = rows[0]["units"] if rows else {}
