@@ -60,6 +60,13 @@ class FastRenderer:
             raise SimError(
                 f"MuJoCo could not open a {os.environ.get('MUJOCO_GL')} context: {exc}"
             ) from exc
+        # mujoco registers EGL teardown at import; ours runs first (atexit is LIFO), so a
+        # renderer nobody closed is freed while its GL display still exists
+        import atexit
+        import weakref
+
+        ref = weakref.ref(self)
+        atexit.register(lambda: ref() is not None and ref().close())
         flags = self.renderer.scene.flags
         flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
@@ -70,4 +77,6 @@ class FastRenderer:
         return np.ascontiguousarray(self.renderer.render()[::-1])
 
     def close(self) -> None:
-        self.renderer.close()
+        renderer, self.renderer = getattr(self, "renderer", None), None
+        if renderer is not None:
+            renderer.close()
