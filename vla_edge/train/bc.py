@@ -166,7 +166,7 @@ def train(
     )
     for step in bar:
         for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg)
+            group["lr"] = float(_lr(step, cfg))
         loss = bc_loss(model, batches)
         opt.zero_grad(set_to_none=True)
         loss.backward()
