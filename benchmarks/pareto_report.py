@@ -30,38 +30,55 @@ from pathlib import Path
 import numpy as np
 
 TIMER = r"""
-import json, sys, time, numpy as np
+import json, sys, time, numpy as np, onnxruntime as ort
 from vla_edge.policy.policy import Policy
 path, iters, warmup, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 p = Policy.load(path, backend="onnxrt", threads=threads)
 rng = np.random.default_rng(0)
 frames = {c.name: rng.integers(0, 256, (c.height, c.width, 3), np.uint8) for c in p.spec.cameras}
 state = np.zeros(p.spec.state_dim, np.float32) if p.spec.state_dim else None
+graphs = json.load(open(path + "/manifest.json"))["graphs"]
+graph = [g for g in graphs if g["role"] != "instruction_encoder"][0]
+so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
+sess = ort.InferenceSession(path + "/" + graph["file"], so, providers=["CPUExecutionProvider"])
+types = {"tensor(uint8)": np.uint8, "tensor(float)": np.float32, "tensor(int64)": np.int64}
+shape = lambda i: [1 if isinstance(d, str) else d for d in i.shape]
+feeds = {i.name: np.ones(shape(i), types[i.type]) for i in sess.get_inputs()}
 for _ in range(warmup + 1):
-    p.predict(frames, "reach the square", state)
-times = []
+    p.predict(frames, "reach the goal", state); sess.run(None, feeds)
+times, graph_times = [], []
 for _ in range(iters):
-    t = time.perf_counter(); p.predict(frames, "reach the square", state)
+    t = time.perf_counter(); p.predict(frames, "reach the goal", state)
     times.append((time.perf_counter() - t) * 1e3)
-print(json.dumps(times))
+    t = time.perf_counter(); sess.run(None, feeds)
+    graph_times.append((time.perf_counter() - t) * 1e3)
+print(json.dumps([times, graph_times]))
 """
 
 
 def make_bundles(variants: dict[str, Path], work: Path, data: Path, int8: bool) -> dict:
     from vla_edge.compress.prune import export_compressed
 
-    bundles = {}
+    bundles, failures = {}, {}
     for name, ckpt in variants.items():
         bundles[name] = export_compressed(ckpt, work / name, force=True).path
         print(f"exported {name}", flush=True)
         if int8 and _has_quantize():
-            from vla_edge.compress.quantize.api import quantize
-            from vla_edge.compress.quantize.config import QuantizeConfig
+            try:
+                bundles[f"{name}-int8"] = _int8(bundles[name], work / f"{name}-int8", data)
+                print(f"quantized {name}", flush=True)
+            except Exception as exc:  # recorded in the report, the other rows still run
+                failures[f"{name}-int8"] = f"{type(exc).__name__}: {exc}"
+                print(f"INT8 of {name} failed: {exc}", flush=True)
+    return bundles, failures
 
-            cfg = QuantizeConfig(precision="int8", calib=str(data), force=True)
-            bundles[f"{name}-int8"] = quantize(bundles[name], work / f"{name}-int8", cfg).path
-            print(f"quantized {name}", flush=True)
-    return bundles
+
+def _int8(bundle: Path, out: Path, data: Path) -> Path:
+    from vla_edge.compress.quantize.api import quantize
+    from vla_edge.compress.quantize.config import QuantizeConfig
+
+    cfg = QuantizeConfig(precision="int8", calib=str(data), force=True)
+    return quantize(bundle, out, cfg).path
 
 
 def _has_quantize() -> bool:
@@ -72,23 +89,33 @@ def _has_quantize() -> bool:
     return True
 
 
-def time_bundle(path: Path, iters: int, threads: int) -> list[float]:
+def time_bundle(path: Path, iters: int, threads: int) -> tuple[list[float], list[float]]:
+    """(Policy.predict ms, bare session.run of the per-frame graph ms), one fresh process."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-c", TIMER, str(path), str(iters), "10", str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"timing {path} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    predict, graph = json.loads(out.stdout.strip().splitlines()[-1])
+    return predict, graph
 
 
 def latencies(bundles: dict, rounds: int, iters: int, threads: int) -> dict:
     times: dict[str, list[float]] = {n: [] for n in bundles}
+    graph: dict[str, list[float]] = {n: [] for n in bundles}
     for r in range(rounds):
         order = list(bundles) if r % 2 == 0 else list(reversed(bundles))
         for name in order:
-            times[name] += time_bundle(bundles[name], iters, threads)
+            t, g = time_bundle(bundles[name], iters, threads)
+            times[name] += t
+            graph[name] += g
     return {
-        n: {"p50": float(np.median(t)), "p90": float(np.percentile(t, 90)), "n": len(t)}
+        n: {
+            "p50": float(np.median(t)),
+            "p90": float(np.percentile(t, 90)),
+            "graph_p50": float(np.median(graph[n])),
+            "n": len(t),
+        }
         for n, t in times.items()
     }
 
@@ -129,14 +156,17 @@ def _predict(policy, sample) -> np.ndarray:
     return policy.predict(sample["frames"], sample["instruction"], sample["state"])
 
 
-def success(path: Path, suite: str | None, episodes: int) -> float | None:
+def success(path: Path, suite: str | None, episodes: int, threads: int) -> dict | None:
+    """Closed-loop success on the suite (ONNX Runtime, `threads` threads), with per-task rates."""
     if suite is None:
         return None
+    from vla_edge.policy.policy import Policy
     from vla_edge.sim.evaluate import evaluate
 
-    result = evaluate(str(path), suite=suite, episodes=episodes, backend="onnxrt")
-    rate = result["success_rate"] if isinstance(result, dict) else result.success_rate
-    return float(rate)
+    with Policy.load(path, backend="onnxrt", threads=threads) as policy:
+        result = evaluate(policy, suite=suite, episodes=episodes, progress=False)
+    tasks = {t: v["successes"] / v["episodes"] for t, v in result["tasks"].items()}
+    return {"rate": float(result["success_rate"]), "episodes": result["episodes"], "tasks": tasks}
 
 
 def sizes(variants: dict[str, Path], bundles: dict) -> dict:
@@ -158,34 +188,48 @@ def sizes(variants: dict[str, Path], bundles: dict) -> dict:
     return out
 
 
-def markdown(rows: list[dict], args, teacher: str) -> str:
+def markdown(rows: list[dict], args, teacher: str, failures: dict) -> str:
     head = [
         "# Pareto report: task success per millisecond",
         "",
         f"Command: `python benchmarks/pareto_report.py {' '.join(sys.argv[1:])}`",
         "",
-        f"Machine: {os.cpu_count()} CPU cores, no GPU, ONNX Runtime {args.threads} threads, batch "
-        f"1, per-frame graph (instruction cached); {args.rounds} alternating rounds x "
-        f"{args.iters} iterations per variant, each in its own process; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"Machine: {os.cpu_count()} CPU cores (shared with other jobs), no GPU, ONNX Runtime "
+        f"{args.threads} thread(s), batch 1, per-frame graph (instruction cached); "
+        f"{args.rounds} alternating rounds x {args.iters} iterations per variant, each in its "
+        f"own process; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. `predict` is "
+        "`Policy.predict` end to end; `graph` is a bare `session.run` of the per-frame graph "
+        "in the same process (the rest is per-call overhead).",
         "Orin: ESTIMATE from the roofline model (vla_edge.bench), Orin AGX, FP16 (INT8 for INT8 "
         "bundles), not measured on a device.",
+        f"Success: closed loop on {args.suite}, {args.episodes} episodes per task, the same "
+        "evaluation seeds for every row, ONNX Runtime.",
         "",
-        "| variant | params | per-frame params | graph MB | precision | ORT p50 ms | speed-up vs "
-        f"{teacher} | Orin est. ms | success | action gap to teacher (% range) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| variant | params | per-frame params | graph MB | precision | predict p50 ms | "
+        f"graph p50 ms | speed-up vs {teacher} | Orin est. ms | success | success vs {teacher} "
+        "| action gap to teacher (% range) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    base = next(r for r in rows if r["name"] == teacher)["p50_ms"]
+    ref = next(r for r in rows if r["name"] == teacher)
     for r in rows:
-        succ = "n/a" if r["success"] is None else f"{r['success']:.1%}"
-        orin = "n/a" if r["orin_ms"] is None else f"{r['orin_ms']:.3f}"
-        prec = r["precision"] + (f" {r['sparsity']}" if r["sparsity"] else "")
-        head.append(
-            f"| {r['name']} | {r['parameters']:,} | {r['per_frame_parameters']:,} | "
-            f"{r['graph_mb']:.2f} | {prec} | {r['p50_ms']:.2f} | {base / r['p50_ms']:.1f}x | "
-            f"{orin} | {succ} | {r['gap_pct']:.2f} |"
-        )
+        head.append(_row(r, ref))
+    for name, why in failures.items():
+        head.append(f"\n{name}: not made ({why})")
     return "\n".join(head) + "\n"
+
+
+def _row(r: dict, ref: dict) -> str:
+    succ, delta = "n/a", "n/a"
+    if r["success"] is not None:
+        succ = f"{r['success']['rate']:.1%}"
+        delta = f"{(r['success']['rate'] - ref['success']['rate']) * 100:+.0f} pts"
+    orin = "n/a" if r["orin_ms"] is None else f"{r['orin_ms']:.3f}"
+    prec = r["precision"] + (f" {r['sparsity']}" if r["sparsity"] else "")
+    return (
+        f"| {r['name']} | {r['parameters']:,} | {r['per_frame_parameters']:,} | "
+        f"{r['graph_mb']:.2f} | {prec} | {r['p50_ms']:.3f} | {r['graph_p50_ms']:.3f} | "
+        f"{ref['p50_ms'] / r['p50_ms']:.2f}x | {orin} | {succ} | {delta} | {r['gap_pct']:.2f} |"
+    )
 
 
 def plot(rows: list[dict], out: Path) -> Path | None:
@@ -199,13 +243,13 @@ def plot(rows: list[dict], out: Path) -> Path | None:
     have_success = all(r["success"] is not None for r in rows)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for r in rows:
-        y = r["success"] * 100 if have_success else r["gap_pct"]
+        y = r["success"]["rate"] * 100 if have_success else r["gap_pct"]
         ax.scatter(r["p50_ms"], y, s=40)
         ax.annotate(
             r["name"], (r["p50_ms"], y), fontsize=8, xytext=(4, 3), textcoords="offset points"
         )
     ax.set_xscale("log")
-    ax.set_xlabel("per-frame latency, ONNX Runtime on this CPU (ms, log)")
+    ax.set_xlabel("Policy.predict latency, ONNX Runtime on this CPU (ms, log)")
     ax.set_ylabel(
         "closed-loop success (%)"
         if have_success
@@ -235,8 +279,32 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--agreement-frames", type=int, default=200)
     ap.add_argument("--out", default="benchmarks/results/pareto")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the bundles in this folder")
     ap.add_argument("--note", default="", help="text appended under the table")
     return ap.parse_args()
+
+
+def measure(args, variants: dict, work: Path) -> tuple[list[dict], dict]:
+    bundles, failures = make_bundles(variants, work, args.data, args.int8)
+    size = sizes(variants, bundles)
+    gap = agreement(bundles, "teacher", args.data, args.agreement_frames)
+    lat = latencies(bundles, args.rounds, args.iters, args.threads)
+    rows = []
+    for n in bundles:
+        rows.append(
+            {
+                "name": n,
+                **size[n],
+                "p50_ms": lat[n]["p50"],
+                "p90_ms": lat[n]["p90"],
+                "graph_p50_ms": lat[n]["graph_p50"],
+                "orin_ms": orin_estimate(bundles[n]),
+                "gap_pct": gap[n],
+                "success": success(bundles[n], args.suite, args.episodes, args.threads),
+            }
+        )
+        print(f"measured {n}", flush=True)
+    return rows, failures
 
 
 def main() -> None:
@@ -244,29 +312,20 @@ def main() -> None:
     variants = {"teacher": args.teacher}
     variants.update(dict(v.split("=", 1) for v in args.variant))
     variants = {k: Path(v) for k, v in variants.items()}
-    with tempfile.TemporaryDirectory(prefix="pareto-") as tmp:
-        bundles = make_bundles(variants, Path(tmp), args.data, args.int8)
-        size = sizes(variants, bundles)
-        gap = agreement(bundles, "teacher", args.data, args.agreement_frames)
-        lat = latencies(bundles, args.rounds, args.iters, args.threads)
-        rows = [
-            {
-                "name": n,
-                **size[n],
-                "p50_ms": lat[n]["p50"],
-                "p90_ms": lat[n]["p90"],
-                "orin_ms": orin_estimate(bundles[n]),
-                "gap_pct": gap[n],
-                "success": success(bundles[n], args.suite, args.episodes),
-            }
-            for n in bundles
-        ]
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        rows, failures = measure(args, variants, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="pareto-") as tmp:
+            rows, failures = measure(args, variants, Path(tmp))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(
-        json.dumps({"rows": rows, "args": vars(args)}, indent=2, default=str)
+        json.dumps(
+            {"rows": rows, "int8_failures": failures, "args": vars(args)}, indent=2, default=str
+        )
     )
-    md = markdown(rows, args, "teacher") + (f"\n{args.note}\n" if args.note else "")
+    md = markdown(rows, args, "teacher", failures) + (f"\n{args.note}\n" if args.note else "")
     out.with_suffix(".md").write_text(md)
     plot(rows, out)
     print(md)

@@ -252,3 +252,28 @@ def test_rollout_frames_join_the_demonstrations(teachers):
     assert extra["actions"] is None and extra["frames"]["front"].shape == (64, 64, 3)
     batch = Collator(ByteTokenizer(32), 8)([both[0], extra])
     assert batch["actions"] is None  # mixed batches train on the teacher's labels only
+
+
+def test_demo_directory_reads_into_memory_with_action_chunks(tmp_path):
+    """A `vla-edge sim demos` directory: per-step actions become the spec's chunks
+    (t..t+chunk-1 of the same episode, the last action repeated at the end)."""
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("vla_edge.sim.data")
+    from vla_edge.compress.distill import ArrayDemos, open_demos
+    from vla_edge.sim.data import DemoDataset
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from sim.helpers import write_synthetic_demos
+
+    root = write_synthetic_demos(tmp_path / "demos", episodes=2, length=6)
+    spec = DemoDataset(root).spec(chunk=3, representation="bins")
+    demos = open_demos(root, spec)
+    raw = DemoDataset(root)
+    assert isinstance(demos, ArrayDemos) and len(demos) == len(raw) == 24
+    first, last = demos[0], demos[5]
+    assert first["actions"].shape == (3, 4)
+    np.testing.assert_array_equal(first["actions"], np.stack([raw[i]["actions"] for i in range(3)]))
+    np.testing.assert_array_equal(last["actions"], np.stack([raw[5]["actions"]] * 3))
+    assert demos[6]["instruction"] == raw[6]["instruction"]

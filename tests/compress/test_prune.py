@@ -111,6 +111,26 @@ def test_token_pool_reduces_tokens_and_rejects_bad_grids():
         apply_plan(model, plan)
 
 
+def test_every_vision_block_may_go_but_one_fusion_block_stays():
+    model = tiny("bins")
+    scores, blocks = (
+        random_scores(model, 0),
+        {
+            "vision": [1.0] * len(model.vision),
+            "fusion": [1.0] * len(model.fusion),
+        },
+    )
+    plan = make_plan(scores, blocks, 0.5, drop_vision=len(model.vision), drop_fusion=0)
+    pruned = apply_plan(model, plan)
+    assert len(pruned.vision) == 0 and pruned.config.vision_layers == 0
+    b = batch_of(model)
+    with torch.no_grad():
+        out = pruned(b["images"], b["input_ids"], b["attention_mask"], b["state"])
+    assert out.shape == model(b["images"], b["input_ids"], b["attention_mask"], b["state"]).shape
+    with pytest.raises(InputError, match="keep at least 1"):
+        make_plan(scores, blocks, 0.5, drop_fusion=len(model.fusion))
+
+
 def test_keep_count_rounds_to_gemm_friendly_widths():
     assert keep_count(256, 0.5, 8) == 128
     assert keep_count(256, 0.3, 8) == 176

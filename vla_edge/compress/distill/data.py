@@ -107,13 +107,16 @@ def sample_fields(sample) -> dict:
 
 
 def open_demos(path: str | Path, spec: PolicySpec | None = None):
-    """A demonstration source by path (see the module docstring), checked against the spec."""
+    """A demonstration source by path (see the module docstring), checked against the spec.
+    A demonstration directory is read into memory once (every shard hash-checked), with each
+    step's action target made into the spec's chunk (actions t..t+chunk-1 of its episode)."""
     path = Path(path)
     if not path.exists():
         raise DataError(
             f"no demonstrations at {path}: record some with `vla-edge sim demos -o {path}`"
         )
-    demos = ArrayDemos.load(path) if path.suffix == ".npz" else _open_sim_dataset(path)
+    chunk = spec.action.chunk if spec is not None else 1
+    demos = ArrayDemos.load(path) if path.suffix == ".npz" else _open_sim_dataset(path, chunk)
     if len(demos) == 0:
         raise DataError(f"demonstrations {path} hold no frames")
     if spec is not None:
@@ -121,15 +124,20 @@ def open_demos(path: str | Path, spec: PolicySpec | None = None):
     return demos
 
 
-def _open_sim_dataset(path: Path):
+def _open_sim_dataset(path: Path, chunk: int = 1) -> ArrayDemos:
     try:
         from vla_edge.sim.data import DemoDataset
+        from vla_edge.train.bc import chunk_index
     except ImportError as exc:
         raise DataError(
             f"{path} is not a .npz file and the demonstration reader (vla_edge.sim.data) is "
             "not available in this installation"
         ) from exc
-    return _DatasetView(_construct(DemoDataset, path))
+    arr = _construct(DemoDataset, path).arrays()
+    actions = arr["actions"].astype(np.float32)
+    actions = actions[chunk_index(arr["episode"], arr["step"], chunk)]  # [N, chunk, A]
+    texts = [arr["instructions"][int(e)] for e in arr["episode"]]
+    return ArrayDemos(arr["frames"], texts, arr["state"].astype(np.float32), actions)
 
 
 def _construct(cls, path: Path):

@@ -24,9 +24,14 @@ def top(scores: torch.Tensor, k: int) -> list[int]:
     return sorted(torch.topk(scores, k).indices.tolist())
 
 
-def drop_blocks(scores: list[float], drop: int, kind: str) -> list[int]:
-    if drop >= len(scores):
-        raise InputError(f"cannot drop {drop} of {len(scores)} {kind} blocks: keep at least one")
+def drop_blocks(scores: list[float], drop: int, kind: str, keep_min: int = 1) -> list[int]:
+    """Indices of the blocks kept after dropping the `drop` least important ones. Every vision
+    block may go (patch embeddings then feed the fusion blocks directly); one fusion block must
+    stay (it is what lets the action queries see the frame, instruction and state)."""
+    if drop > len(scores) - keep_min:
+        raise InputError(
+            f"cannot drop {drop} of {len(scores)} {kind} blocks: keep at least {keep_min}"
+        )
     order = sorted(range(len(scores)), key=lambda i: scores[i])
     return sorted(set(range(len(scores))) - set(order[:drop]))
 
@@ -40,7 +45,7 @@ def make_plan(
     token_pool: int = 1,
     multiple: int = 8,
 ) -> PrunePlan:
-    vis = drop_blocks(blocks["vision"], drop_vision, "vision")
+    vis = drop_blocks(blocks["vision"], drop_vision, "vision", keep_min=0)
     fus = drop_blocks(blocks["fusion"], drop_fusion, "fusion")
     pick = lambda s, mult=1: top(s, keep_count(len(s), ratio, mult))  # noqa: E731
     return PrunePlan(
