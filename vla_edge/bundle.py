@@ -236,6 +236,10 @@ class Bundle:
 
     @property
     def precision(self) -> str:
+        """Precision of the per-frame graph (policy or monolithic)."""
+        for g in self.graphs:
+            if g["role"] in ("policy", "monolithic"):
+                return g.get("precision", "fp32")
         return self.graphs[0].get("precision", "fp32") if self.graphs else "fp32"
 
     def size_bytes(self, graphs_only: bool = True) -> int:

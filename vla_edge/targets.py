@@ -119,8 +119,11 @@ def bundle_graphs(path: Path) -> tuple[list[Path], dict[str, Any]]:
 
 
 def _manifest_precision(manifest: dict[str, Any]) -> str:
+    # "mixed" graphs carry Q/DQ (INT8 with float islands); "int8-dynamic" is ONNX Runtime only
+    # (DynamicQuantizeLinear/MatMulInteger) and is checked as what TensorRT would be asked: int8
+    alias = {"mixed": "int8", "int8-dynamic": "int8"}
     found = {
-        str(g.get("precision", "")).lower()
+        alias.get(str(g.get("precision", "")).lower(), str(g.get("precision", "")).lower())
         for g in manifest.get("graphs", [])
         if isinstance(g, dict)
     }
