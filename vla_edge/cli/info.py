@@ -52,9 +52,15 @@ def info(
     )
     for line in parity_lines(b.manifest.get("validation", {}).get("parity")):
         console.print("validation: " + line)
-    for key, value in b.manifest.get("validation", {}).items():
-        if key not in ("parity", "export_seconds"):
-            console.print(f"validation {key}: {value}")
+    validation = b.manifest.get("validation", {})
+    if "quantization" in validation:
+        from vla_edge.cli.quantize import summary_lines
+
+        for line in summary_lines(b):
+            console.print("validation: " + line, markup=False)
+    for key, value in validation.items():
+        if key not in ("parity", "export_seconds", "quantization"):
+            console.print(f"validation {key}: {value}", markup=False)
 
 
 def _graph_table(b) -> Table:
