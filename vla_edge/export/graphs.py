@@ -30,8 +30,11 @@ def image_names(spec: PolicySpec) -> list[str]:
     return [c.input_name for c in spec.cameras]
 
 
-def _images(spec: PolicySpec, tensors: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-    return dict(zip(spec.camera_names, tensors, strict=True))
+def _split(spec: PolicySpec, args: tuple[torch.Tensor, ...]) -> tuple:
+    """Positional graph inputs -> (images by camera, text tensor, attention mask, state|None)."""
+    n = len(spec.cameras)
+    images, rest = dict(zip(spec.camera_names, args[:n], strict=True)), args[n:]
+    return images, rest[0], rest[1], (rest[2] if spec.state_dim else None)
 
 
 class InstructionEncoderGraph(nn.Module):
@@ -51,10 +54,7 @@ class PolicyGraph(nn.Module):
         self.model, self.spec = model, model.policy_spec
 
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
-        n = len(self.spec.cameras)
-        images, rest = _images(self.spec, args[:n]), args[n:]
-        state = rest[2] if self.spec.state_dim else None
-        return self.model.act(images, rest[0], rest[1], state)
+        return self.model.act(*_split(self.spec, args))
 
 
 class MonolithicGraph(nn.Module):
@@ -63,10 +63,7 @@ class MonolithicGraph(nn.Module):
         self.model, self.spec = model, model.policy_spec
 
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
-        n = len(self.spec.cameras)
-        images, rest = _images(self.spec, args[:n]), args[n:]
-        state = rest[2] if self.spec.state_dim else None
-        return self.model(images, rest[0], rest[1], state)
+        return self.model(*_split(self.spec, args))
 
 
 class GenericGraph(nn.Module):

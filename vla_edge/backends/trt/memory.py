@@ -88,23 +88,20 @@ def weight_bytes(view: GraphView, precision: str) -> int:
 
 
 def _fixed_model(model: Any, batch: int, dims: dict[str, int], notes: list[str]) -> Any:
+    """Shape-inferred copy with the batch and symbolic dims pinned; the guesses go to `notes`."""
     import onnx
 
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    init = {t.name for t in fixed.graph.initializer}
-    for inp in fixed.graph.input:
+    from vla_edge.bench.shapes import fixed_batch
+
+    init = {t.name for t in model.graph.initializer}
+    for inp in model.graph.input:
         if inp.name in init:
             continue
         for axis, dim in enumerate(inp.type.tensor_type.shape.dim):
-            if dim.HasField("dim_value") and dim.dim_value > 0:
-                continue
-            param = dim.dim_param or f"{inp.name}[{axis}]"
-            value = batch if axis == 0 else dims.get(param, dims.get("*", 64))
-            if axis != 0:
-                notes.append(f"{param}={value}")
-            dim.Clear()
-            dim.dim_value = value
+            if axis and not (dim.HasField("dim_value") and dim.dim_value > 0):
+                param = dim.dim_param or f"{inp.name}[{axis}]"
+                notes.append(f"{param}={dims.get(param, dims.get('*', 64))}")
+    fixed = fixed_batch(model, batch, dims)
     return onnx.shape_inference.infer_shapes(fixed, strict_mode=False)
 
 
