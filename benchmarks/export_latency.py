@@ -1,8 +1,9 @@
 """Export time and parity for the tiny and small presets (every head), and ONNX Runtime vs
 PyTorch eager latency at batch 1 for the small preset, measured side by side in one run.
 
-Each backend is timed in its own subprocess (ORT's spinning threads distort torch timings when
-both live in one process), and the rounds alternate so that background load hits both alike.
+Each backend is timed in its own worker process by the benchmark harness
+(`vla_edge.bench.harness.wall_times`: ORT's spinning threads distort torch timings when both live
+in one process), and the rounds alternate so that background load hits both alike.
 
     python benchmarks/export_latency.py --out benchmarks/results/export_latency
 """
@@ -12,42 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 HEADS = ("bins", "continuous", "flow")
-
-TIMER = r"""
-import json, sys, time, numpy as np
-from vla_edge.policy.policy import Policy
-path, backend = sys.argv[1], sys.argv[2]
-iters, warmup, threads = (int(v) for v in sys.argv[3:6])
-if backend == "torch":
-    import torch; torch.set_num_threads(threads)
-p = Policy.load(path, backend=backend, threads=threads)
-spec = p.spec
-rng = np.random.default_rng(0)
-frames = {c.name: rng.integers(0, 256, (c.height, c.width, 3), np.uint8) for c in spec.cameras}
-state = np.zeros(spec.state_dim, np.float32)
-p.predict(frames, "open the drawer", state)  # instruction encoded once, then cached
-for _ in range(warmup):
-    p.predict(frames, "open the drawer", state)
-times = []
-for _ in range(iters):
-    t = time.perf_counter()
-    p.predict(frames, "open the drawer", state)
-    times.append((time.perf_counter() - t) * 1e3)
-print(json.dumps(times))
-"""
 
 
 def export_all(work: Path) -> list[dict]:
-    from vla_edge.export import export_checkpoint
+    from vla_edge.export import ExportConfig, export_checkpoint
     from vla_edge.policy.checkpoints import create_checkpoint
 
     rows = []
@@ -57,8 +31,6 @@ def export_all(work: Path) -> list[dict]:
             create_checkpoint(ck, preset, head, None, ("front",), 4, 8, "own", 0, True)
             for mono in (False, True):
                 out = work / f"b-{preset}-{head}-{'mono' if mono else 'split'}"
-                from vla_edge.export import ExportConfig
-
                 t = time.perf_counter()
                 b = export_checkpoint(ck, out, ExportConfig(monolithic=mono, force=True))
                 seconds = time.perf_counter() - t
@@ -81,40 +53,17 @@ def export_all(work: Path) -> list[dict]:
     return rows
 
 
-def time_backend(path: Path, backend: str, iters: int, warmup: int, threads: int) -> list[float]:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run(
-        [sys.executable, "-c", TIMER, str(path), backend, str(iters), str(warmup), str(threads)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{backend} timing failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def latency(work: Path, rounds: int, iters: int, threads: int) -> dict:
-    results: dict[str, dict[str, list[float]]] = {}
+    from vla_edge.bench.harness import MeasureConfig, percentiles, wall_times
+
+    cfg = MeasureConfig(iterations=rounds * iters, warmup=10, rounds=rounds, threads=threads)
+    results = {}
     for head in HEADS:
-        path = work / f"b-small-{head}-split"
-        per = {"onnxrt": [], "torch": []}
-        for _ in range(rounds):
-            for backend in ("onnxrt", "torch"):
-                per[backend] += time_backend(path, backend, iters, 10, threads)
-        results[head] = per
+        path = str(work / f"b-small-{head}-split")
+        results[head] = wall_times({"onnxrt": (path, "onnxrt"), "torch": (path, "torch")}, cfg)
     summary = {}
     for head, per in results.items():
-        stats = {
-            b: {
-                "p50": float(np.median(t)),
-                "p90": float(np.percentile(t, 90)),
-                "p99": float(np.percentile(t, 99)),
-                "n": len(t),
-            }
-            for b, t in per.items()
-        }
+        stats = {b: {**percentiles(t), "n": len(t)} for b, t in per.items()}
         stats["torch_over_onnxrt_p50"] = stats["torch"]["p50"] / stats["onnxrt"]["p50"]
         summary[head] = stats
         print(head, json.dumps(stats), flush=True)

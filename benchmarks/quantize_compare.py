@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,28 +24,6 @@ from pathlib import Path
 import numpy as np
 
 PRECISIONS = ("fp16", "int8-dynamic", "int8", "mixed")
-
-TIMER = r"""
-import json, sys, time, numpy as np
-path, backend = sys.argv[1], sys.argv[2]
-iters, warmup, threads = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-if backend == "torch":
-    import torch; torch.set_num_threads(threads)
-from vla_edge.policy.policy import Policy
-p = Policy.load(path, backend=backend, threads=threads)
-spec = p.spec
-rng = np.random.default_rng(0)
-frames = {c.name: rng.integers(0, 256, (c.height, c.width, 3), np.uint8) for c in spec.cameras}
-state = np.zeros(spec.state_dim, np.float32)
-for _ in range(warmup + 1):
-    p.predict(frames, "open the drawer", state)
-times = []
-for _ in range(iters):
-    t = time.perf_counter()
-    p.predict(frames, "open the drawer", state)
-    times.append((time.perf_counter() - t) * 1e3)
-print(json.dumps(times))
-"""
 
 
 def make_parent(work: Path, preset: str, head: str) -> Path:
@@ -85,23 +61,12 @@ def quantize_all(parent: Path, work: Path, args) -> dict[str, dict]:
     return out
 
 
-def time_backend(path: str, backend: str, iters: int, threads: int) -> list[float]:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    cmd = [sys.executable, "-c", TIMER, path, backend, str(iters), "10", str(threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{backend} timing of {path} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def latency(variants: dict[str, tuple[str, str]], rounds: int, iters: int, threads: int) -> dict:
-    per: dict[str, list[float]] = {name: [] for name in variants}
-    for r in range(rounds):
-        order = list(variants) if r % 2 == 0 else list(variants)[::-1]
-        for name in order:
-            path, backend = variants[name]
-            per[name] += time_backend(path, backend, iters, threads)
-        print(f"round {r + 1}/{rounds} done", flush=True)
+    """Each variant in its own worker process, alternating rounds (vla_edge.bench.harness)."""
+    from vla_edge.bench.harness import MeasureConfig, wall_times
+
+    cfg = MeasureConfig(iterations=rounds * iters, warmup=10, rounds=rounds, threads=threads)
+    per = wall_times(variants, cfg)
     return {
         name: {"p50": float(np.median(t)), "p99": float(np.percentile(t, 99)), "n": len(t)}
         for name, t in per.items()

@@ -154,6 +154,21 @@ def _rounds(workers: list[Worker], cfg: MeasureConfig) -> dict[str, tuple[list, 
     return times
 
 
+def wall_times(targets: dict[str, tuple[str, str]], cfg: MeasureConfig) -> dict[str, list[float]]:
+    """Wall-clock ms of each predict for `{label: (bundle, backend)}`, every target in its own
+    worker, warmed up, in alternating rounds (what benchmark scripts compare side by side)."""
+    workers: list[Worker] = []
+    try:
+        for label, (bundle, backend) in targets.items():
+            workers.append(Worker(Variant(label, str(bundle), backend, "", 0, ""), cfg))
+            workers[-1].ask(f"warmup {cfg.warmup}")
+        times = _rounds(workers, cfg)
+    finally:
+        for w in workers:
+            w.close()
+    return {label: wall for label, (wall, _cpu) in times.items()}
+
+
 def measure(plan: Plan, cfg: MeasureConfig, spec: Any) -> list[dict[str, Any]]:
     """Time every variant of `plan`; per variant: latency percentiles, memory, action error."""
     workers: list[Worker] = []
