@@ -7,26 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from vla_edge.sim.data import DemoWriter
-from vla_edge.sim.env import ACTION_HIGH, ACTION_LOW, ACTION_NAMES, ACTION_UNITS, STATE_DIM
+from vla_edge.sim.demos import demo_header
+from vla_edge.sim.env import STATE_DIM
 
 TASKS = {"drawer-close-v3": "close the drawer", "window-close-v3": "close the window"}
 
 
 def write_synthetic_demos(root: Path, episodes: int = 2, length: int = 12, size: int = 64) -> Path:
     """Episodes whose action is a fixed function of the state, so a model can learn it."""
-    header = {
-        "suite": "mt3-smoke",
-        "camera": "corner",
-        "image_size": size,
-        "state_dim": STATE_DIM,
-        "action": {
-            "names": ACTION_NAMES,
-            "units": ACTION_UNITS,
-            "low": ACTION_LOW,
-            "high": ACTION_HIGH,
-        },
-    }
-    writer = DemoWriter(root, header)
+    writer = DemoWriter(root, demo_header("mt3-smoke", "corner", size))
     rng = np.random.default_rng(0)
     for ti, (task, text) in enumerate(TASKS.items()):
         for seed in range(episodes):

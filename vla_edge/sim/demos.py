@@ -45,6 +45,19 @@ def _record(env, seed: int, noise: float, rng) -> tuple[bool, dict, np.ndarray, 
     return success, {env.camera: np.stack(frames)}, np.stack(states), np.stack(actions)
 
 
+def demo_header(suite: str, camera: str, image_size: int, **extra) -> dict:
+    """index.json header of a Meta-World demonstration set (see vla_edge.sim.data)."""
+    action = {"names": ACTION_NAMES, "units": ACTION_UNITS, "low": ACTION_LOW, "high": ACTION_HIGH}
+    return {
+        "suite": suite,
+        "camera": camera,
+        "image_size": image_size,
+        "state_dim": STATE_DIM,
+        "action": action,
+        **extra,
+    }
+
+
 def generate(config: DemoConfig, out: str | Path, progress: bool = True) -> dict:
     """Write (or resume) a demo set; returns counts per task."""
     from tqdm import tqdm
@@ -53,22 +66,7 @@ def generate(config: DemoConfig, out: str | Path, progress: bool = True) -> dict
 
     suite = get_suite(config.suite)
     size = config.image_size or suite.image_size
-    writer = DemoWriter(
-        out,
-        {
-            "suite": suite.name,
-            "camera": suite.camera,
-            "image_size": size,
-            "state_dim": STATE_DIM,
-            "action": {
-                "names": ACTION_NAMES,
-                "units": ACTION_UNITS,
-                "low": ACTION_LOW,
-                "high": ACTION_HIGH,
-            },
-            "noise": config.noise,
-        },
-    )
+    writer = DemoWriter(out, demo_header(suite.name, suite.camera, size, noise=config.noise))
     stats = {}
     total = len(suite.tasks) * config.episodes
     bar = tqdm(total=total, desc="demos", unit="ep", disable=not progress)
