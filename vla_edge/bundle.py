@@ -120,6 +120,16 @@ class BundleWriter:
             self.abort()
 
 
+def sparsity_marker(pattern: str) -> dict[str, str]:
+    """The manifest's top-level `sparsity` block, which `vla-edge build` reads (2:4 weights)."""
+    return {
+        "pattern": pattern,
+        "weights": "linear layers of the vision and fusion blocks (see lineage)",
+        "build_flag": "--sparsity",
+        "tensorrt_flag": "SPARSE_WEIGHTS",
+    }
+
+
 def new_manifest(
     name: str, spec: PolicySpec, step: str, settings: dict, parent: Bundle | None = None
 ) -> dict[str, Any]:

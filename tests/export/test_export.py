@@ -151,3 +151,14 @@ def test_minilm_text_encoder_exports_with_its_tokenizer(tmp_path):
     with Policy.load(b.path) as p:
         frame = {"front": np.zeros((64, 64, 3), np.uint8)}
         assert p.predict(frame, "open the drawer", np.zeros(8, np.float32)).shape == (4, 4)
+
+
+def test_export_carries_the_sparsity_marker(tmp_path):
+    from vla_edge.export import export_model
+    from vla_edge.policy.reference import VlaForActions, preset_config
+
+    model = VlaForActions(preset_config("tiny", head="bins"))
+    model.config.sparsity = "2:4"
+    b = export_model(model, tmp_path / "b")
+    assert b.manifest["sparsity"]["pattern"] == "2:4"
+    assert b.manifest["lineage"]["settings"]["sparsity"] == "2:4"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_edge.bundle import Bundle, BundleWriter, new_manifest
+from vla_edge.bundle import Bundle, BundleWriter, new_manifest, sparsity_marker
 from vla_edge.errors import ExportError
 from vla_edge.export.graphs import GenericGraph, GraphSpec, reference_graphs
 from vla_edge.export.onnx_export import DEFAULT_OPSET, onnx_from_torch, tensor_table
@@ -66,10 +66,8 @@ def export_model(
 ) -> Bundle:
     """A VlaForActions instance -> bundle."""
     config = config or ExportConfig()
-    graphs = reference_graphs(model.eval(), config.monolithic)
-    graphs = [
-        (g, reference_graphs(_copy(model), config.monolithic)[i]) for i, g in enumerate(graphs)
-    ]
+    refs = reference_graphs(model.eval(), config.monolithic)
+    graphs = list(zip(refs, reference_graphs(_copy(model), config.monolithic), strict=True))
     settings = {
         "opset": config.opset,
         "layout": _layout(config),
@@ -83,10 +81,10 @@ def export_model(
         if getattr(model.config, key, None):
             settings[key] = getattr(model.config, key)
     if getattr(model.config, "sparsity", None):
-        extra["sparsity"] = {"pattern": model.config.sparsity, "build_flag": "--sparsity",
-                             "tensorrt_flag": "SPARSE_WEIGHTS"}
-    return _export(graphs, model.policy_spec, out, config, tokenizer_dir, settings, pre, source,
-                   extra)
+        extra["sparsity"] = sparsity_marker(model.config.sparsity)
+    return _export(
+        graphs, model.policy_spec, out, config, tokenizer_dir, settings, pre, source, extra
+    )
 
 
 def export_module(

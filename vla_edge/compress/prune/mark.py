@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vla_edge.bundle import Bundle
+from vla_edge.bundle import Bundle, sparsity_marker
 from vla_edge.errors import BundleError
 
 
@@ -38,12 +38,7 @@ def mark_bundle(bundle_dir: str | Path, ckpt: str | Path | None = None) -> Bundl
     fields = {"lineage": lineage}
     if record["sparsity"]:
         settings["sparsity"] = record["sparsity"]
-        fields["sparsity"] = {
-            "pattern": record["sparsity"],
-            "weights": "linear layers of the vision and fusion blocks (see lineage)",
-            "build_flag": "--sparsity",
-            "tensorrt_flag": "SPARSE_WEIGHTS",
-        }
+        fields["sparsity"] = sparsity_marker(record["sparsity"])
     bundle.update(**fields)
     return bundle
 
