@@ -30,6 +30,9 @@ class Policy:
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         for runner in runners.values():
             runner.activate()
+        # a monolithic graph of a generic module takes only the inputs its forward declares
+        mono = runners.get("monolithic")
+        self._takes = {m.name for m in mono.input_metadata()} if mono else set()
 
     # --- construction --------------------------------------------------------------------------
     @classmethod
@@ -88,11 +91,10 @@ class Policy:
 
     def _run(self, feeds: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
         if self.layout == "monolithic":
-            runner = self.runners["monolithic"]
-            takes = {m.name for m in runner.input_metadata()}
-            if "input_ids" in takes:
+            if "input_ids" in self._takes:
                 feeds["input_ids"], feeds["attention_mask"] = self.tokenizer(texts)
-            return runner.infer({k: v for k, v in feeds.items() if k in takes})["actions"]
+            feeds = {k: v for k, v in feeds.items() if k in self._takes}
+            return self.runners["monolithic"].infer(feeds)["actions"]
         emb, mask = self._instruction(tuple(texts))
         feeds["instruction_embedding"], feeds["attention_mask"] = emb, mask
         return self.runners["policy"].infer(feeds)["actions"]
