@@ -16,7 +16,7 @@ import numpy as np
 from vla_edge.bundle import Bundle, BundleWriter, new_manifest, sparsity_marker
 from vla_edge.errors import ExportError
 from vla_edge.export.graphs import GenericGraph, GraphSpec, reference_graphs
-from vla_edge.export.onnx_export import DEFAULT_OPSET, onnx_from_torch, tensor_table
+from vla_edge.export.onnx_export import DEFAULT_OPSET, onnx_from_torch
 from vla_edge.export.parity import ParityConfig, compare
 from vla_edge.export.samples import sample_feeds
 from vla_edge.policy.spec import PolicySpec
@@ -176,8 +176,9 @@ def _export_graphs(graphs, feeds, writer, config) -> list[dict]:
     entries = []
     for graph in graphs:
         fname = f"{graph.role}.onnx"
-        onnx_from_torch(graph, example, writer.path(fname), config.opset, config.exporter)
-        inputs, outputs, opset = tensor_table(writer.path(fname))
+        (inputs, outputs, opset), out = onnx_from_torch(
+            graph, example, writer.path(fname), config.opset, config.exporter
+        )
         entries.append(
             {
                 "file": fname,
@@ -189,10 +190,7 @@ def _export_graphs(graphs, feeds, writer, config) -> list[dict]:
             }
         )
         if graph.role == "instruction_encoder":  # the policy graph is traced on the embedding
-            with torch.no_grad():
-                example["instruction_embedding"] = graph.module(
-                    example["input_ids"], example["attention_mask"]
-                )
+            example["instruction_embedding"] = out
     return entries
 
 

@@ -19,8 +19,11 @@ def onnx_from_torch(
     path: Path,
     opset: int = DEFAULT_OPSET,
     exporter: str = "legacy",
-) -> None:
-    """Export `graph.module` called on `example` (by input name) to `path`, batch axis dynamic."""
+) -> tuple[tuple[list[dict], list[dict], int | None], torch.Tensor]:
+    """Export `graph.module` called on `example` (by input name) to `path`, batch axis dynamic.
+
+    Returns the graph's tensor table (see `tensor_table`) and the module's output on `example`
+    (the next graph of a split export is traced on it)."""
     args = tuple(example[name] for name in graph.input_names)
     axes = {name: {0: "batch"} for name in graph.input_names + graph.output_names}
     try:
@@ -42,7 +45,7 @@ def onnx_from_torch(
                 )
         with torch.no_grad():
             out = graph.module(*args)
-        _static_output_dims(path, {graph.output_names[0]: tuple(out.shape)})
+        model = _static_output_dims(path, {graph.output_names[0]: tuple(out.shape)})
     except ExportError:
         raise
     except Exception as exc:  # the exporters raise many types
@@ -51,7 +54,8 @@ def onnx_from_torch(
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
             "Try --opset 18, or --exporter dynamo"
         ) from exc
-    check_graph(path, graph)
+    check_graph(model, graph)
+    return tensor_table(model), out
 
 
 def _dynamo(graph: GraphSpec, args: tuple, path: Path, opset: int) -> None:
@@ -70,7 +74,7 @@ def _dynamo(graph: GraphSpec, args: tuple, path: Path, opset: int) -> None:
     program.save(str(path))
 
 
-def _static_output_dims(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+def _static_output_dims(path: Path, shapes: dict[str, tuple[int, ...]]):
     """The exporter may leave symbolic non-batch output dims; pin them to the traced sizes
     (TensorRT wants static shapes except the batch axis)."""
     import onnx
@@ -82,17 +86,17 @@ def _static_output_dims(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
                 dim.Clear()
                 dim.dim_value = int(shapes[value.name][i])
     onnx.save(model, str(path))
+    return model
 
 
-def check_graph(path: Path, graph: GraphSpec) -> None:
+def check_graph(model, graph: GraphSpec) -> None:
     """The ONNX checker passes, names are as declared, and every batch axis is really dynamic."""
     import onnx
 
     try:
-        onnx.checker.check_model(str(path))
+        onnx.checker.check_model(model)
     except Exception as exc:
         raise ExportError(f"exported {graph.role} graph fails onnx.checker: {exc}") from exc
-    model = onnx.load(str(path), load_external_data=False)
     ins = [i.name for i in model.graph.input]
     outs = [o.name for o in model.graph.output]
     if ins != graph.input_names or outs != graph.output_names:
@@ -111,12 +115,16 @@ def check_graph(path: Path, graph: GraphSpec) -> None:
             )
 
 
-def tensor_table(path: Path) -> tuple[list[dict], list[dict], int | None]:
-    """Inputs, outputs (name, dtype, shape with strings for dynamic axes) and opset of a file."""
+def tensor_table(source) -> tuple[list[dict], list[dict], int | None]:
+    """Inputs, outputs (name, dtype, shape with strings for dynamic axes) and opset of an ONNX
+    file (path) or a loaded ModelProto."""
     import onnx
     from onnx import helper
 
-    model = onnx.load(str(path), load_external_data=False)
+    if isinstance(source, (str, Path)):
+        model = onnx.load(str(source), load_external_data=False)
+    else:
+        model = source
 
     def rows(values) -> list[dict]:
         out = []
