@@ -14,7 +14,6 @@ err_console = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON to stdout.")]
 BundleArg = Annotated[Path, typer.Argument(help="Bundle directory (made by `vla-edge export`).")]
-OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output directory.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace the output if it exists.")]
 BackendOpt = Annotated[
     str, typer.Option("--backend", help="Inference backend: onnxrt | torch | trt.")
