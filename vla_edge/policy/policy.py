@@ -33,6 +33,9 @@ class Policy:
         # a monolithic graph of a generic module takes only the inputs its forward declares
         mono = runners.get("monolithic")
         self._takes = {m.name for m in mono.input_metadata()} if mono else set()
+        # per-frame checks read these instead of walking the spec on every call
+        self._cams = [(c.name, c.input_name, (c.height, c.width, 3)) for c in spec.cameras]
+        self._cam_names = {c.name for c in spec.cameras}
 
     # --- construction --------------------------------------------------------------------------
     @classmethod
@@ -66,9 +69,13 @@ class Policy:
         self, frames: dict[str, np.ndarray], instruction: str, state: np.ndarray | None = None
     ) -> np.ndarray:
         """One observation -> action chunk [chunk, action_dim] (float32, physical units)."""
-        batched = {k: np.asarray(v)[None] for k, v in self._check_frame_keys(frames).items()}
-        st = None if state is None else np.asarray(state, dtype=np.float32)[None]
-        return self.predict_batch(batched, [instruction], st)[0]
+        start = time.perf_counter()
+        feeds = self._image_feeds(self._check_frame_keys(frames), batched=False)
+        if self.spec.state_dim:
+            feeds["state"] = self._check_state(state, 1)
+        actions = self._run(feeds, (instruction,))[0]
+        self.last_latency_ms = (time.perf_counter() - start) * 1e3
+        return actions
 
     def predict_batch(
         self,
@@ -78,26 +85,27 @@ class Policy:
     ) -> np.ndarray:
         """Batched frames {camera: [B, H, W, 3]} -> actions [B, chunk, action_dim]."""
         start = time.perf_counter()
-        feeds = self._image_feeds(self._check_frame_keys(frames))
+        feeds = self._image_feeds(self._check_frame_keys(frames), batched=True)
         batch = next(iter(feeds.values())).shape[0]
         texts = [instructions] * batch if isinstance(instructions, str) else list(instructions)
         if len(texts) != batch:
             raise InputError(f"got {len(texts)} instructions for a batch of {batch} frames")
         if self.spec.state_dim:
             feeds["state"] = self._check_state(state, batch)
-        actions = self._run(feeds, texts)
+        actions = self._run(feeds, tuple(texts))
         self.last_latency_ms = (time.perf_counter() - start) * 1e3
         return actions
 
-    def _run(self, feeds: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+    def _run(self, feeds: dict[str, np.ndarray], texts: tuple[str, ...]) -> np.ndarray:
         if self.layout == "monolithic":
             if "input_ids" in self._takes:
-                feeds["input_ids"], feeds["attention_mask"] = self.tokenizer(texts)
+                feeds["input_ids"], feeds["attention_mask"] = self.tokenizer(list(texts))
             feeds = {k: v for k, v in feeds.items() if k in self._takes}
             return self.runners["monolithic"].infer(feeds)["actions"]
-        emb, mask = self._instruction(tuple(texts))
+        emb, mask = self._instruction(texts)
         feeds["instruction_embedding"], feeds["attention_mask"] = emb, mask
-        return self.runners["policy"].infer(feeds)["actions"]
+        # frames and state were checked above and the embedding is the encoder's own output
+        return self.runners["policy"].infer(feeds, check=False)["actions"]
 
     def _instruction(self, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         if texts == self._cache_key and self._cache is not None:
@@ -122,35 +130,44 @@ class Policy:
             raise InputError(
                 f"frames must be a dict {{camera: image}}, got {type(frames).__name__}"
             )
+        if frames.keys() == self._cam_names:
+            return frames
         names = self.spec.camera_names
         unknown = sorted(set(frames) - set(names))
         missing = sorted(set(names) - set(frames))
-        if unknown or missing:
-            raise InputError(
-                f"frames do not match the policy's cameras {names}: unknown {unknown}, "
-                f"missing {missing}"
-            )
-        return frames
+        raise InputError(
+            f"frames do not match the policy's cameras {names}: unknown {unknown}, "
+            f"missing {missing}"
+        )
 
-    def _image_feeds(self, frames: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _image_feeds(self, frames: dict[str, np.ndarray], batched: bool) -> dict[str, np.ndarray]:
+        """uint8 frames of each camera's size -> contiguous [B, H, W, 3] graph inputs
+        (`batched=False`: one [H, W, 3] frame per camera, given a batch axis of 1)."""
         feeds, batch = {}, None
-        for cam in self.spec.cameras:
-            img = np.asarray(frames[cam.name])
-            want = (cam.height, cam.width, 3)
+        for name, input_name, want in self._cams:
+            img = frames[name]
+            if not isinstance(img, np.ndarray):
+                img = np.asarray(img)
             if img.dtype != np.uint8:
                 raise InputError(
-                    f"camera {cam.name!r}: frames must be uint8 RGB (0-255), got {img.dtype}; "
+                    f"camera {name!r}: frames must be uint8 RGB (0-255), got {img.dtype}; "
                     "convert with (img * 255).clip(0, 255).astype(np.uint8) if it is 0-1 float"
                 )
-            if img.ndim != 4 or img.shape[1:] != want:
+            if batched:
+                ok = img.ndim == 4 and img.shape[1:] == want
+                got = img.shape[1:] if img.ndim == 4 else img.shape
+            else:
+                ok, got = img.shape == want, img.shape
+                img = img[None]
+            if not ok:
                 raise ShapeError(
-                    f"camera {cam.name!r}: expected an image of shape {list(want)} (H, W, RGB), "
-                    f"got {list(img.shape[1:] if img.ndim == 4 else img.shape)}; resize the frame"
+                    f"camera {name!r}: expected an image of shape {list(want)} (H, W, RGB), "
+                    f"got {list(got)}; resize the frame"
                 )
             if batch is not None and img.shape[0] != batch:
                 raise ShapeError(f"cameras have different batch sizes ({batch} vs {img.shape[0]})")
             batch = img.shape[0]
-            feeds[cam.input_name] = np.ascontiguousarray(img)
+            feeds[input_name] = img if img.flags.c_contiguous else np.ascontiguousarray(img)
         return feeds
 
     def _check_state(self, state: np.ndarray | None, batch: int) -> np.ndarray:

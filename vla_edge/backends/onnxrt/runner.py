@@ -26,9 +26,11 @@ class OnnxRuntimeRunner(Runner):
         super().__init__()
         self.loader = loader
         self.session = None
+        self._outputs: list[str] = []
 
     def _activate_impl(self) -> None:
         self.session = self.loader()
+        self._outputs = [o.name for o in self.session.get_outputs()]
 
     def _input_metadata_impl(self) -> list[TensorMeta]:
         return [
@@ -41,7 +43,7 @@ class OnnxRuntimeRunner(Runner):
         ]
 
     def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        names = [o.name for o in self.session.get_outputs()]
+        names = self._outputs
         return dict(zip(names, self.session.run(names, feeds), strict=True))
 
     def _deactivate_impl(self) -> None:
