@@ -277,3 +277,31 @@ def test_demo_directory_reads_into_memory_with_action_chunks(tmp_path):
     np.testing.assert_array_equal(first["actions"], np.stack([raw[i]["actions"] for i in range(3)]))
     np.testing.assert_array_equal(last["actions"], np.stack([raw[5]["actions"]] * 3))
     assert demos[6]["instruction"] == raw[6]["instruction"]
+
+
+def test_mlp_fusion_student_learns_exports_and_is_not_pruned(teachers, tmp_path):
+    """An attention-free student (`--set fusion_type=mlp`): it closes the gap to the teacher,
+    exports with parity into a bundle whose per-frame graph has far fewer nodes than the
+    teacher's, and structured pruning refuses it with a pointer to distill."""
+    import onnx
+
+    from vla_edge.compress.prune import PruneConfig, export_compressed, prune
+    from vla_edge.export import ExportConfig, export_checkpoint
+
+    teacher, data = teachers["bins"]
+    cfg = _cfg(80, temperature=2.0)
+    cfg.overrides.update(fusion_type="mlp", vision_layers=0, fusion_layers=2)
+    r = distill(teacher, data, tmp_path / "s", cfg)
+    assert r["held_out_after"]["output_loss"] < 0.5 * r["held_out_before"]["output_loss"]
+    student = VlaForActions.from_pretrained(str(tmp_path / "s"))
+    assert student.config.fusion_type == "mlp" and len(student.fusion) == 0
+    bundle = export_compressed(tmp_path / "s", tmp_path / "b")
+    assert bundle.manifest["validation"]["parity"]["passed"]
+    t_bundle = export_checkpoint(teacher, tmp_path / "tb", ExportConfig())
+
+    def nodes(b) -> int:
+        return len(onnx.load(str(b.path / "policy.onnx")).graph.node)
+
+    assert nodes(bundle) < nodes(t_bundle) / 2
+    with pytest.raises(InputError, match="'mlp' fusion"):
+        prune(tmp_path / "s", data, tmp_path / "p", PruneConfig(ratio=0.5))

@@ -18,6 +18,7 @@ STUDENT_FIELDS = {
     "text_heads": int,
     "fusion_layers": int,
     "fusion_heads": int,
+    "fusion_type": str,
     "mlp_ratio": float,
     "flow_hidden": int,
     "flow_steps": int,

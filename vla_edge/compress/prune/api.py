@@ -75,6 +75,12 @@ def prune(
 
     out = Path(out)
     parent, tok_dir = load_reference(checkpoint)
+    if getattr(parent, "fusion_type", "attention") != "attention":
+        raise InputError(
+            f"{checkpoint} has an {parent.fusion_type!r} fusion: structured pruning cuts attention "
+            "heads, MLP channels and blocks of the attention fusion; shrink an MLP-fusion "
+            "student with `vla-edge distill --set hidden_size=...` instead"
+        )
     spec = parent.policy_spec
     train, held = split_holdout(open_demos(data, spec), 256, config.seed)
     tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)

@@ -23,6 +23,7 @@ class VlaConfig(PretrainedConfig):
         vocab_size: int = 259,
         fusion_layers: int = 1,
         fusion_heads: int = 2,
+        fusion_type: str = "attention",
         mlp_ratio: float = 2.0,
         flow_steps: int = 10,
         flow_hidden: int = 128,
@@ -52,6 +53,11 @@ class VlaConfig(PretrainedConfig):
         self.vocab_size = vocab_size
         self.fusion_layers = fusion_layers
         self.fusion_heads = fusion_heads
+        # "attention": readout queries cross-attend to vision, instruction and state tokens.
+        # "mlp": flattened vision tokens, mean-pooled instruction and the state projection go
+        # through `fusion_layers` GELU layers (of hidden * mlp_ratio) to the chunk's readout
+        # features: far fewer graph nodes, for small students (`vla-edge distill`).
+        self.fusion_type = fusion_type
         self.mlp_ratio = mlp_ratio
         self.flow_steps = flow_steps
         self.flow_hidden = flow_hidden

@@ -46,8 +46,8 @@ class BinsHead(ActionHead):
         self.proj = nn.Linear(cfg.hidden_size, self.dim * self.bins)
 
     def logits(self, feats: torch.Tensor) -> torch.Tensor:
-        b, q, _ = feats.shape
-        return self.proj(feats).reshape(b, q, self.dim, self.bins)
+        # -1 and the static chunk keep the exported graph free of Shape/Gather nodes
+        return self.proj(feats).reshape(-1, self.chunk, self.dim, self.bins)
 
     def bin_index(self, actions: torch.Tensor) -> torch.Tensor:
         frac = (actions - self.low) / (self.high - self.low)

@@ -127,6 +127,7 @@ class PatchEncoder(nn.Module):
         self.pool = getattr(cfg, "vision_token_pool", 1) or 1
         if self.grid[0] % self.pool or self.grid[1] % self.pool:
             raise ValueError(f"patch grid {self.grid} is not divisible by token pool {self.pool}")
+        self.tokens = (self.grid[0] // self.pool) * (self.grid[1] // self.pool)
         self.patch = nn.Conv2d(3, d, kernel_size=p, stride=p)
         self.pos = nn.Parameter(torch.randn(1, self.grid[0] * self.grid[1], d) * 0.02)
         self.register_buffer("mean", torch.tensor(cfg.image_mean).view(1, 3, 1, 1) * 255.0)
@@ -135,13 +136,19 @@ class PatchEncoder(nn.Module):
         )
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
-        x = frame.to(torch.float32).permute(0, 3, 1, 2)  # cast first: TensorRT has no UINT8 Shuffle
-        x = (x - self.mean) * self.inv_std
-        x = self.patch(x)  # [B, D, gh, gw]
-        x = x.flatten(2).transpose(1, 2) + self.pos
+        # The patch convolution as a reshape + matmul, with the pixel normalization folded into
+        # its weights: Cast, Reshape, Transpose, Reshape, MatMul, Add in the exported graph (no
+        # full-frame Sub/Mul/NCHW transpose, no Conv layout reorders). Cast first: TensorRT has
+        # no UINT8 Shuffle.
+        (gh, gw), p = self.grid, self.patch.kernel_size[0]
+        x = frame.to(torch.float32).reshape(-1, gh, p, gw, p, 3)
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(-1, gh * gw, p * p * 3)  # patch pixels (y, x, c)
+        w = (self.patch.weight * self.inv_std.view(1, 3, 1, 1)).permute(0, 2, 3, 1)
+        bias = self.patch.bias - (w * self.mean.view(1, 1, 1, 3)).sum(dim=(1, 2, 3))
+        x = torch.matmul(x, w.reshape(w.shape[0], -1).t()) + (bias + self.pos)
         if self.pool == 1:
             return x
-        grid = x.transpose(1, 2).reshape(x.shape[0], x.shape[2], self.grid[0], self.grid[1])
+        grid = x.transpose(1, 2).reshape(-1, x.shape[2], self.grid[0], self.grid[1])
         pooled = nn.functional.avg_pool2d(grid, self.pool)
         return pooled.flatten(2).transpose(1, 2)
 
@@ -181,3 +188,41 @@ class PretrainedTextEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         return self.proj(out.last_hidden_state)
+
+
+class MlpFusion(nn.Module):
+    """Fusion without attention, for small students: flattened vision tokens, the mask-pooled
+    instruction embedding and the projected state go through `layers` GELU layers to one readout
+    feature per chunk step. Reshapes use -1 and static sizes, so the exported graph has no
+    Shape/Gather chains: a handful of Gemm nodes where the attention fusion has ~100 small ones."""
+
+    def __init__(
+        self, dim: int, tokens: int, chunk: int, has_state: bool, layers: int, hidden: int
+    ) -> None:
+        super().__init__()
+        if layers < 1:
+            raise ValueError(f"an MLP fusion needs fusion_layers >= 1, got {layers}")
+        self.tokens, self.dim, self.chunk = tokens, dim, chunk
+        width = dim * (tokens + 1 + int(has_state))
+        self.layers = nn.ModuleList(
+            nn.Linear(width if i == 0 else hidden, hidden) for i in range(layers)
+        )
+        self.act = nn.GELU()
+        self.out = nn.Linear(hidden, chunk * dim)
+
+    def forward(
+        self,
+        vision: torch.Tensor,
+        instruction: torch.Tensor,
+        mask: torch.Tensor,
+        state: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        m = mask.to(torch.float32)[:, :, None]
+        text = (instruction * m).sum(1) / m.sum(1).clamp_min(1.0)
+        parts = [vision.reshape(-1, self.tokens * self.dim), text]
+        if state is not None:
+            parts.append(state)
+        h = torch.cat(parts, dim=-1)
+        for layer in self.layers:
+            h = self.act(layer(h))
+        return self.out(h).reshape(-1, self.chunk, self.dim)

@@ -18,6 +18,7 @@ from vla_edge.policy.reference.heads import HEADS
 from vla_edge.policy.reference.layers import (
     DecoderBlock,
     EncoderBlock,
+    MlpFusion,
     PatchEncoder,
     PretrainedTextEncoder,
     TextEncoder,
@@ -56,10 +57,27 @@ class VlaForActions(PreTrainedModel):
         own = config.text_encoder == "own"
         self.text = TextEncoder(config) if own else PretrainedTextEncoder(config)
         self.state_proj = nn.Linear(spec.state_dim, d) if spec.state_dim else None
-        self.queries = nn.Parameter(torch.randn(spec.action.chunk, d) * 0.02)
-        self.fusion = nn.ModuleList(
-            DecoderBlock(d, *config.fusion_block(i)) for i in range(config.fusion_layers)
-        )
+        self.fusion_type = getattr(config, "fusion_type", "attention")
+        if self.fusion_type == "attention":
+            self.queries = nn.Parameter(torch.randn(spec.action.chunk, d) * 0.02)
+            self.fusion = nn.ModuleList(
+                DecoderBlock(d, *config.fusion_block(i)) for i in range(config.fusion_layers)
+            )
+        elif self.fusion_type == "mlp":
+            self.fusion = nn.ModuleList()  # no attention blocks (pruning has nothing to cut)
+            tokens = sum(enc.tokens for enc in self.cameras.values())
+            self.fusion_mlp = MlpFusion(
+                d,
+                tokens,
+                spec.action.chunk,
+                self.state_proj is not None,
+                config.fusion_layers,
+                int(d * config.mlp_ratio),
+            )
+        else:
+            raise SpecError(
+                f"unknown fusion_type {self.fusion_type!r}; choose 'attention' or 'mlp'"
+            )
         self.fusion_norm = nn.LayerNorm(d)
         self.head = HEADS[config.head](config)
         norm = spec.normalization
@@ -99,21 +117,30 @@ class VlaForActions(PreTrainedModel):
         x = torch.cat(tokens, dim=1)
         for block in self.vision:
             x = block(x)
+        if self.fusion_type == "mlp":
+            z = self._state_token(state)
+            y = self.fusion_mlp(self.vision_norm(x), instruction_embedding, attention_mask, z)
+            return self.fusion_norm(y)
         ctx = [self.vision_norm(x), instruction_embedding]
         b = x.shape[0]
         ones = torch.ones(b, x.shape[1], dtype=attention_mask.dtype, device=x.device)
         masks = [ones, attention_mask]
         if self.state_proj is not None:
-            if state is None:
-                raise SpecError(f"this policy needs a state of size {self.policy_spec.state_dim}")
-            z = (state.to(torch.float32) - self.state_mean) / self.state_std
-            ctx.append(self.state_proj(z)[:, None, :])
+            ctx.append(self._state_token(state)[:, None, :])
             masks.append(ones[:, :1])
         ctx_mask = additive_mask(torch.cat(masks, dim=1))
         q = self.queries[None].expand(b, -1, -1)
         for block in self.fusion:
             q = block(q, torch.cat(ctx, dim=1), ctx_mask)
         return self.fusion_norm(q)
+
+    def _state_token(self, state: torch.Tensor | None) -> torch.Tensor | None:
+        """Standardized, projected proprio state [B, D] (None for a policy without state)."""
+        if self.state_proj is None:
+            return None
+        if state is None:
+            raise SpecError(f"this policy needs a state of size {self.policy_spec.state_dim}")
+        return self.state_proj((state.to(torch.float32) - self.state_mean) / self.state_std)
 
     def forward(self, images, input_ids, attention_mask, state=None) -> torch.Tensor:
         """Frames (uint8 NHWC per camera), token ids and state -> actions [B, chunk, A]."""
