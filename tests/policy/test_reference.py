@@ -125,3 +125,11 @@ def test_unknown_fusion_type_is_refused():
     cfg.fusion_type = "gru"
     with pytest.raises(SpecError, match="unknown fusion_type 'gru'"):
         VlaForActions(cfg)
+
+
+def test_edge_preset_is_an_mlp_fusion_student():
+    model = VlaForActions(preset_config("edge")).eval()
+    assert model.fusion_type == "mlp" and len(model.vision) == 0
+    assert sum(p.numel() for p in model.parameters()) < 500_000
+    with torch.no_grad():
+        assert model(*_inputs(model.policy_spec)).shape == (2, 4, 4)

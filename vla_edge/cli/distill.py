@@ -1,4 +1,4 @@
-"""`vla-edge distill TEACHER --student-preset tiny|small|custom --data DATA -o CKPT`."""
+"""`vla-edge distill TEACHER --student-preset tiny|small|edge|custom --data DATA -o CKPT`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def distill(
     teacher: Annotated[Path, typer.Argument(help="Teacher checkpoint (or bundle with source).")],
     data: Annotated[Path, typer.Option(help="Demonstrations (dataset dir or .npz).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Student checkpoint to write.")],
-    student_preset: Annotated[str, typer.Option(help="tiny | small | base | custom.")] = "tiny",
+    student_preset: Annotated[
+        str, typer.Option(help="tiny | small | base | edge (MLP fusion, fastest) | custom.")
+    ] = "tiny",
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Student size override key=value (e.g. hidden_size=96)."),

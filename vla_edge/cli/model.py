@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 @command(model_app, "create")
 def create(
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint directory to write.")],
-    preset: Annotated[str, typer.Option(help="tiny | small | base")] = "tiny",
+    preset: Annotated[str, typer.Option(help="tiny | small | base | edge")] = "tiny",
     head: Annotated[str, typer.Option(help="bins | continuous | flow")] = "bins",
     image_size: Annotated[int, typer.Option(help="Camera height = width (0: preset default).")] = 0,
     cameras: Annotated[str, typer.Option(help="Comma-separated camera names.")] = "front",

@@ -33,7 +33,9 @@ def parse_overrides(items: list[str]) -> dict:
 def train(
     data: Annotated[Path, typer.Option("--data", help="Demonstration set (`vla-edge sim demos`).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint directory.")],
-    preset: Annotated[str, typer.Option(help="Reference preset: tiny | small | base.")] = "small",
+    preset: Annotated[
+        str, typer.Option(help="Reference preset: tiny | small | base | edge.")
+    ] = "small",
     head: Annotated[str, typer.Option(help="Action head: bins | continuous | flow.")] = "bins",
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 3000,
     batch: Annotated[int, typer.Option(help="Minibatch size.")] = 64,

@@ -4,6 +4,10 @@
 | tiny   | 64     | 2 / 2               | 1           | 1             | 0.3M      |
 | small  | 256    | 8 / 4               | 2           | 3             | ~11M      |
 | base   | 768    | 12 / 12 (ViT-B/16)  | 4           | 4             | ~150M     |
+| edge   | 48     | 0 / -               | 1           | 2 (MLP)       | 0.37M     |
+
+`edge` is a distillation student for CPU-class budgets: no vision block and an MLP fusion
+(`fusion_type="mlp"`) instead of cross-attention, so its per-frame graph is a few dozen nodes.
 """
 
 from __future__ import annotations
@@ -55,6 +59,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         fusion_heads=12,
         mlp_ratio=4.0,
         flow_hidden=512,
+        patch_size=16,
+    ),
+    "edge": dict(
+        hidden_size=48,
+        vision_layers=0,
+        vision_heads=2,
+        text_layers=1,
+        text_heads=2,
+        fusion_layers=2,
+        fusion_heads=2,
+        fusion_type="mlp",
+        mlp_ratio=4.0,
+        flow_hidden=128,
         patch_size=16,
     ),
 }
