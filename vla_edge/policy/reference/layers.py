@@ -144,8 +144,11 @@ class PatchEncoder(nn.Module):
         x = frame.to(torch.float32).reshape(-1, gh, p, gw, p, 3)
         x = x.permute(0, 1, 3, 2, 4, 5).reshape(-1, gh * gw, p * p * 3)  # patch pixels (y, x, c)
         w = (self.patch.weight * self.inv_std.view(1, 3, 1, 1)).permute(0, 2, 3, 1)
-        bias = self.patch.bias - (w * self.mean.view(1, 1, 1, 3)).sum(dim=(1, 2, 3))
-        x = torch.matmul(x, w.reshape(w.shape[0], -1).t()) + (bias + self.pos)
+        w = w.reshape(w.shape[0], -1)
+        # the folded bias as a matmul of constants, which the exporter folds (ReduceSum it keeps)
+        mean = self.mean.view(1, 3, 1, 1).expand(1, 3, p, p).permute(0, 2, 3, 1).reshape(-1, 1)
+        bias = self.patch.bias - torch.matmul(w, mean)[:, 0]
+        x = torch.matmul(x, w.t()) + (bias + self.pos)
         if self.pool == 1:
             return x
         grid = x.transpose(1, 2).reshape(-1, x.shape[2], self.grid[0], self.grid[1])
