@@ -241,14 +241,40 @@ def plot(rows: list[dict], out: Path) -> Path | None:
     except ImportError:
         return None
     have_success = all(r["success"] is not None for r in rows)
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    colors: dict[str, str] = {}
     for r in rows:
         y = r["success"]["rate"] * 100 if have_success else r["gap_pct"]
-        ax.scatter(r["p50_ms"], y, s=40)
+        int8 = r["name"].endswith("-int8")
+        base = r["name"].removesuffix("-int8")
+        color = colors.setdefault(base, f"C{len(colors) % 10}")
+        kw = {"facecolors": "none", "marker": "s"} if int8 else {"color": color}
+        ax.scatter(r["p50_ms"], y, s=40, edgecolors=color, **kw)
         ax.annotate(
-            r["name"], (r["p50_ms"], y), fontsize=8, xytext=(4, 3), textcoords="offset points"
+            r["name"],
+            (r["p50_ms"], y),
+            fontsize=8,
+            xytext=(5, -10 if int8 else 4),
+            textcoords="offset points",
+        )
+    teacher = next((r for r in rows if r["name"] == "teacher"), None)
+    if teacher is not None:
+        ax.axvline(teacher["p50_ms"] / 4, color="0.5", ls="--", lw=0.8)
+        ax.annotate(
+            "4x faster than the teacher",
+            (teacher["p50_ms"] / 4, 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 4),
+            textcoords="offset points",
+            fontsize=7,
+            color="0.4",
         )
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("Policy.predict latency, ONNX Runtime on this CPU (ms, log)")
     ax.set_ylabel(
         "closed-loop success (%)"
