@@ -251,7 +251,94 @@ def test_rollout_frames_join_the_demonstrations(teachers):
     extra = both[len(demos)]
     assert extra["actions"] is None and extra["frames"]["front"].shape == (64, 64, 3)
     batch = Collator(ByteTokenizer(32), 8)([both[0], extra])
-    assert batch["actions"] is None  # mixed batches train on the teacher's labels only
+    # a mixed batch: the teacher labels every sample, behaviour cloning uses the demonstration
+    assert batch["action_mask"].tolist() == [True, False]
+    assert torch.equal(batch["actions"][0], torch.from_numpy(both[0]["actions"]).float())
+    assert not batch["actions"][1].any()
+    assert Collator(ByteTokenizer(32), 8)([both[0], both[1]])["action_mask"] is None
+
+
+def test_bc_term_uses_only_the_samples_with_actions(teachers):
+    from vla_edge.compress.distill import open_demos
+    from vla_edge.compress.distill.batches import Collator
+    from vla_edge.compress.distill.losses import DistillObjective, teacher_targets
+    from vla_edge.policy.tokenizer import ByteTokenizer
+
+    teacher_dir, data = teachers["bins"]
+    teacher = VlaForActions.from_pretrained(str(teacher_dir)).eval()
+    demos = open_demos(data)
+    samples = [demos[i] for i in range(4)]
+    collate = Collator(ByteTokenizer(32), 8)
+    objective = DistillObjective(teacher, None, 2.0, 0.0, 1.0)
+    full = collate(samples)
+    _, only_demos = objective(collate(samples[:2]), teacher_targets(teacher, collate(samples[:2])))
+    mixed = collate(samples[:2] + [{**s, "actions": None} for s in samples[2:]])
+    _, parts = objective(mixed, teacher_targets(teacher, full))
+    assert parts["bc"] == pytest.approx(only_demos["bc"], rel=1e-5)
+
+
+def _fake_envs(monkeypatch, made: list):
+    import sys
+    from pathlib import Path
+
+    from vla_edge.compress.distill import rollouts
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from fakes.sim_env import FakeEnv
+
+    class Env(FakeEnv):
+        def state(self):
+            return np.full(8, self.steps, np.float32)
+
+    def factory(task, seed, size):
+        made.append((task, seed))
+        return Env(size=size, horizon=8)
+
+    monkeypatch.setattr(rollouts, "_sim_envs", lambda suite: (["a", "b"], factory))
+
+
+def test_student_rollouts_dagger_rounds_and_exact_resume(teachers, tmp_path, monkeypatch):
+    """--rollout-policy student: the student acts at evenly spaced points of the training, its
+    frames are saved in the output and join the data, and an interrupted run resumes exactly."""
+    from vla_edge.compress.distill import rollouts
+
+    teacher, data = teachers["bins"]
+    made: list = []
+    _fake_envs(monkeypatch, made)
+    cfg = _cfg(30, rollouts=2, rollout_suite="fake", rollout_policy="student", rollout_rounds=2)
+    r = distill(teacher, data, tmp_path / "straight", cfg)
+    assert made == [("a", 61_000), ("b", 61_001), ("a", 62_000), ("b", 62_001)]
+    for k in (1, 2):
+        saved = np.load(tmp_path / "straight" / f"rollouts_round{k}.npz")
+        assert saved["image_front"].shape == (4, 64, 64, 3)  # 2 episodes x 8 steps / chunk 4
+    assert r["steps"] == 30
+    student = VlaForActions.from_pretrained(str(tmp_path / "straight"))
+    assert student.config.compression[0]["rollout_policy"] == "student"
+
+    real = rollouts.policy_frames
+    calls = {"n": 0}
+
+    def crash_once(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # stopped at the second round boundary
+        return real(*a, **kw)
+
+    monkeypatch.setattr(rollouts, "policy_frames", crash_once)
+    with pytest.raises(KeyboardInterrupt):
+        distill(teacher, data, tmp_path / "resumed", cfg)
+    resumed = distill(teacher, data, tmp_path / "resumed", cfg, resume=True)
+    assert resumed["resumed_from_step"] == 20
+    a = VlaForActions.from_pretrained(str(tmp_path / "straight")).state_dict()
+    b = VlaForActions.from_pretrained(str(tmp_path / "resumed")).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_rollout_settings_are_checked():
+    with pytest.raises(InputError, match="--rollout-policy must be 'teacher' or 'student'"):
+        DistillConfig(rollout_policy="expert")
+    with pytest.raises(InputError, match="--rollout-rounds must be >= 1"):
+        DistillConfig(rollout_rounds=0)
 
 
 def test_demo_directory_reads_into_memory_with_action_chunks(tmp_path):

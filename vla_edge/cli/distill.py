@@ -35,9 +35,22 @@ def distill(
         int | None, typer.Option(help="Euler steps of a flow student (default: teacher's).")
     ] = None,
     rollouts: Annotated[
-        int, typer.Option(help="Closed-loop episodes in the simulator, labelled by the teacher.")
+        int,
+        typer.Option(
+            help="Closed-loop episodes in the simulator (per round), labelled by the teacher."
+        ),
     ] = 0,
     suite: Annotated[str | None, typer.Option(help="Suite for --rollouts.")] = None,
+    rollout_policy: Annotated[
+        str,
+        typer.Option(
+            help="Who acts in the --rollouts episodes: teacher (before training) or student "
+            "(DAgger: the student's own states, labelled by the teacher, during training)."
+        ),
+    ] = "teacher",
+    rollout_rounds: Annotated[
+        int, typer.Option(help="Student rollout rounds, evenly spaced over the training.")
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Seed (init, data order).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT.")] = False,
     export: Annotated[Path | None, typer.Option(help="Also export a bundle here.")] = None,
@@ -63,6 +76,8 @@ def distill(
         bc_weight=bc_weight,
         rollouts=rollouts,
         rollout_suite=suite,
+        rollout_policy=rollout_policy,
+        rollout_rounds=rollout_rounds,
         train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed),
     )
     result = run_distill(teacher, data, output, cfg, resume=resume)

@@ -67,8 +67,11 @@ def _minilm_tokenizer():
     return minilm_dir()
 
 
-def save_checkpoint(model, out: Path, tokenizer: Path | None = None) -> Path:
-    """save_pretrained into a temporary sibling, then rename into place."""
+def save_checkpoint(
+    model, out: Path, tokenizer: Path | None = None, keep: tuple[str, ...] = ()
+) -> Path:
+    """save_pretrained into a temporary sibling, then rename into place. Files of the old
+    directory matching a `keep` glob (training state, rollout frames) move into the new one."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
@@ -83,6 +86,10 @@ def save_checkpoint(model, out: Path, tokenizer: Path | None = None) -> Path:
             tok = AutoTokenizer.from_pretrained(str(tokenizer), local_files_only=True)
             tok.save_pretrained(str(tmp / "tokenizer"))
         if out.exists():
+            for pattern in keep:
+                for f in out.glob(pattern):
+                    if not (tmp / f.name).exists():
+                        os.replace(f, tmp / f.name)
             shutil.rmtree(out)
         os.replace(tmp, out)
     finally:

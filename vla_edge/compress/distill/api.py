@@ -20,8 +20,11 @@ from vla_edge.compress.distill.student import (
     load_reference,
     student_config,
 )
-from vla_edge.compress.distill.trainer import Fit, TrainConfig, dist_info
+from vla_edge.compress.distill.trainer import STATE_FILE, Fit, TrainConfig, dist_info
 from vla_edge.errors import InputError
+
+# files of a distillation run that survive each checkpoint save (resume reads them)
+KEEP = (STATE_FILE, "rollouts_round*.npz")
 
 
 @dataclass
@@ -35,6 +38,11 @@ class DistillConfig:
     freeze_text_encoder: bool = True
     rollouts: int = 0
     rollout_suite: str | None = None
+    # "teacher": the teacher's episodes join the data before training. "student" (DAgger): the
+    # student's own episodes, labelled by the teacher, join at `rollout_rounds` evenly spaced
+    # points of the training.
+    rollout_policy: str = "teacher"
+    rollout_rounds: int = 1
     holdout: int = 256
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -45,6 +53,12 @@ class DistillConfig:
             raise InputError("loss weights must be >= 0")
         if self.rollouts < 0 or self.holdout < 0:
             raise InputError("--rollouts and the held-out count must be >= 0")
+        if self.rollout_policy not in ("teacher", "student"):
+            raise InputError(
+                f"--rollout-policy must be 'teacher' or 'student', got {self.rollout_policy!r}"
+            )
+        if self.rollout_rounds < 1:
+            raise InputError(f"--rollout-rounds must be >= 1, got {self.rollout_rounds}")
 
 
 def split_holdout(demos, holdout: int, seed: int):
@@ -136,7 +150,8 @@ def train_student(teacher_path, data, out, config=None, resume=False) -> tuple:
     spec = teacher.policy_spec
     train, held = split_holdout(open_demos(data, spec), config.holdout, config.train.seed)
     tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)
-    if config.rollouts:
+    on_policy = config.rollouts > 0 and config.rollout_policy == "student"
+    if config.rollouts and not on_policy:
         from vla_edge.compress.distill.rollouts import rollout_frames
 
         train = rollout_frames(teacher, train, config.rollouts, config.rollout_suite, tok)
@@ -159,12 +174,48 @@ def train_student(teacher_path, data, out, config=None, resume=False) -> tuple:
         collate,
         config.train,
         out,
-        save=lambda m: save_checkpoint(m, out, tokenizer=tok_dir),
+        save=lambda m: save_checkpoint(m, out, tokenizer=tok_dir, keep=KEEP),
         teacher_cache={},
     )
-    result = fit.run(resume=resume)
+    result = _dagger(fit, student, config, tok, resume) if on_policy else fit.run(resume=resume)
     after = compare(student.eval(), teacher, held, collate, config.temperature)
     return student, _summary(teacher, student, out, result, before, after, len(train), copied)
+
+
+def _dagger(fit: Fit, student, config: DistillConfig, tok, resume: bool) -> dict:
+    """Train in rounds + 1 phases; before each later phase the student acts for
+    `config.rollouts` episodes and their observations (labelled by the teacher on the fly)
+    join the data. Rollout frames are saved in the output, so --resume rebuilds the same data."""
+    from vla_edge.compress.distill.data import ArrayDemos
+    from vla_edge.compress.distill.rollouts import Concat, policy_frames, student_round_seed
+
+    total, rounds = config.train.steps, config.rollout_rounds
+    bounds = [total * (r + 1) // (rounds + 1) for r in range(rounds)] + [total]
+    saved = fit.saved_step() if resume else 0
+    history, first = [], None
+    for r, until in enumerate(bounds):
+        if r > 0:
+            path = fit.out / f"rollouts_round{r}.npz"
+            if path.is_file():
+                frames = ArrayDemos.load(path)
+            else:
+                if saved:  # resumed at a round boundary: act with the saved student
+                    fit.load_weights()
+                frames = policy_frames(
+                    student, config.rollouts, config.rollout_suite, tok, student_round_seed(r)
+                )
+                if dist_info()[0] == 0:  # every rank acts alike (same weights); one writes
+                    tmp = path.with_name(f".{path.name}.tmp.npz")
+                    frames.save(tmp)
+                    tmp.replace(path)
+            fit.demos = Concat(fit.demos, frames)
+        if saved >= until:
+            continue
+        res = fit.run(resume=resume or r > 0, until=until)
+        saved = until
+        first = res["start_step"] if first is None else first
+        history += res["history"]
+    return {"start_step": first or 0, "steps": total, "history": history}
 
 
 def _lineage(teacher_path, config: DistillConfig, copied: bool) -> dict:
@@ -178,6 +229,8 @@ def _lineage(teacher_path, config: DistillConfig, copied: bool) -> dict:
         "bc_weight": config.bc_weight,
         "steps": config.train.steps,
         "rollouts": config.rollouts,
+        "rollout_policy": config.rollout_policy,
+        "rollout_rounds": config.rollout_rounds,
         "text_encoder_copied": copied,
         "seed": config.train.seed,
     }

@@ -36,15 +36,24 @@ class Collator:
             if samples[0]["state"] is None:
                 raise DataError(f"the policy needs a state of {self.state_dim}; samples have none")
             state = torch.from_numpy(np.stack([s["state"] for s in samples]).astype(np.float32))
-        actions = None
-        if all(s["actions"] is not None for s in samples):  # rollout frames carry none
-            actions = torch.from_numpy(np.stack([s["actions"] for s in samples]).astype(np.float32))
+        # rollout frames carry no actions: a mixed batch marks which samples have them, so the
+        # behaviour-cloning term uses those and the teacher's labels cover every sample
+        actions, has = None, [s["actions"] is not None for s in samples]
+        if any(has):
+            shape = next(s["actions"] for s in samples if s["actions"] is not None).shape
+            blank = np.zeros(shape, np.float32)
+            actions = torch.from_numpy(
+                np.stack([blank if s["actions"] is None else s["actions"] for s in samples]).astype(
+                    np.float32
+                )
+            )
         return {
             "images": images,
             "input_ids": ids,
             "attention_mask": mask,
             "state": state,
             "actions": actions,
+            "action_mask": None if all(has) or not any(has) else torch.tensor(has),
         }
 
 

@@ -118,8 +118,11 @@ class DistillObjective(nn.Module):
             feat = F.mse_loss(self.proj(feats), targets.features)
             loss = loss + self.feature_weight * feat
             parts["feature"] = float(feat.detach())
-        if self.bc_weight > 0 and batch.get("actions") is not None:
-            bc = self.student.head.loss(feats, batch["actions"])
+        actions, keep = batch.get("actions"), batch.get("action_mask")
+        if self.bc_weight > 0 and actions is not None:
+            if keep is not None:  # a mixed batch: demonstration samples only
+                feats, actions = feats[keep], actions[keep]
+            bc = self.student.head.loss(feats, actions)
             loss = loss + self.bc_weight * bc
             parts["bc"] = float(bc.detach())
         return loss, parts

@@ -1,10 +1,14 @@
-"""Closed-loop frames for distillation (DAgger-style): the teacher acts in the simulator, every
-visited observation is kept, and the trainer labels it with the teacher's output (labels are
-computed on the fly, so only observations are collected). These frames cover the states the
-policy itself reaches, which demonstrations from a scripted expert do not.
+"""Closed-loop frames for distillation: a policy acts in the simulator, every visited observation
+is kept, and the trainer labels it with the teacher's output (labels are computed on the fly, so
+only observations are collected).
 
-Episodes use placement seeds from the demonstration range [0, 100000) offset by ROLLOUT_SEED
-(never the evaluation range), with the suite's tasks in turn."""
+- Teacher rollouts cover the states the teacher reaches, which demonstrations from a scripted
+  expert do not.
+- Student rollouts (DAgger): after part of the training the student itself acts, and the teacher
+  labels the states the *student* reaches, including its own mistakes, so it learns to recover.
+
+Episodes use placement seeds from the demonstration range [0, 100000) offset by ROLLOUT_SEED or
+STUDENT_ROLLOUT_SEED (never the evaluation range), with the suite's tasks in turn."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from vla_edge.compress.distill.data import ArrayDemos
 from vla_edge.errors import DependencyError, InputError
 
 ROLLOUT_SEED = 50_000
+STUDENT_ROLLOUT_SEED = 60_000
 
 
 class Concat:
@@ -72,21 +77,38 @@ def run_episode(model, tok, env, max_steps: int | None = None) -> list[dict]:
     return seen
 
 
-def rollout_frames(teacher, demos, episodes: int, suite: str | None, tokenizer, envs=None):
-    """demos + observations of `episodes` closed-loop teacher episodes on the suite.
-    `envs`: optional (task names, factory(task, seed, size)) to use instead of vla_edge.sim."""
+def policy_frames(model, episodes: int, suite: str | None, tokenizer, seed: int, envs=None):
+    """Observations (no actions) of `episodes` closed-loop episodes where `model` acts, tasks in
+    turn, placement seeds seed, seed + 1, ... `envs`: optional (task names, factory(task, seed,
+    size)) to use instead of vla_edge.sim."""
     if suite is None and envs is None:
         raise InputError("--rollouts needs --suite (e.g. mt10)")
     tasks, factory = envs or _sim_envs(suite)
-    size = teacher.policy_spec.cameras[0].height
+    size = model.policy_spec.cameras[0].height
+    was_training = model.training
+    model.eval()
     frames: list[dict] = []
-    for ep in range(episodes):
-        env = factory(tasks[ep % len(tasks)], ROLLOUT_SEED + ep, size)
-        try:
-            frames += run_episode(teacher.eval(), tokenizer, env)
-        finally:
-            env.close()
-    return Concat(demos, _stack(frames))
+    try:
+        for ep in range(episodes):
+            env = factory(tasks[ep % len(tasks)], seed + ep, size)
+            try:
+                frames += run_episode(model, tokenizer, env)
+            finally:
+                env.close()
+    finally:
+        model.train(was_training)
+    return _stack(frames)
+
+
+def rollout_frames(teacher, demos, episodes: int, suite: str | None, tokenizer, envs=None):
+    """demos + observations of `episodes` closed-loop teacher episodes on the suite."""
+    return Concat(demos, policy_frames(teacher, episodes, suite, tokenizer, ROLLOUT_SEED, envs))
+
+
+def student_round_seed(round_: int) -> int:
+    """Placement seeds of the student's rollouts in round r (>= 1): inside the demonstration
+    range, apart from the teacher's rollouts and from every other round."""
+    return STUDENT_ROLLOUT_SEED + 1000 * round_
 
 
 def _stack(samples: list[dict]) -> ArrayDemos:

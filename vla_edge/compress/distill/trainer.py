@@ -84,21 +84,24 @@ class Fit:
     after_step: Callable | None = None
     teacher_cache: dict | None = None
 
-    def run(self, resume: bool = False) -> dict:
+    def run(self, resume: bool = False, until: int | None = None) -> dict:
+        """Train from step 0 (or the saved step with `resume`) to `until` (default: the
+        configured steps; the schedule always spans all of them), saving at the end."""
         rank, world = dist_info()
         cfg = self.config
+        end = cfg.steps if until is None else min(until, cfg.steps)
         params = [p for p in self.objective.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         start = self._resume(opt) if resume else 0
         model = _wrap(self.objective, world)
         history: list[dict] = []
         bar = _progress(cfg, start, rank)
-        for step in range(start, cfg.steps):
+        for step in range(start, end):
             parts = self._step(model, opt, step, rank, world)
             history.append({"step": step, **parts})
             bar.update(1)
             bar.set_postfix(loss=f"{parts['loss']:.4g}")
-            if rank == 0 and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps):
+            if rank == 0 and ((step + 1) % cfg.save_every == 0 or step + 1 == end):
                 self._checkpoint(opt, step + 1)
         bar.close()
         return {"start_step": start, "steps": cfg.steps, "history": history}
@@ -134,6 +137,18 @@ class Fit:
         tmp = self.out / f".{STATE_FILE}.tmp"
         torch.save(state, tmp)
         tmp.replace(self.out / STATE_FILE)
+
+    def saved_step(self) -> int:
+        """The step of the saved training state in `out` (0 when there is none)."""
+        path = self.out / STATE_FILE
+        if not path.is_file():
+            return 0
+        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+
+    def load_weights(self) -> None:
+        """Load the saved objective (student) weights, without the optimizer."""
+        state = torch.load(self.out / STATE_FILE, map_location="cpu", weights_only=True)
+        self.objective.load_state_dict(state["objective"])
 
     def _resume(self, opt) -> int:
         path = self.out / STATE_FILE
