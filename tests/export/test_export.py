@@ -162,3 +162,22 @@ def test_export_carries_the_sparsity_marker(tmp_path):
     b = export_model(model, tmp_path / "b")
     assert b.manifest["sparsity"]["pattern"] == "2:4"
     assert b.manifest["lineage"]["settings"]["sparsity"] == "2:4"
+
+
+def test_patch_weights_are_folded_into_single_constants(tmp_path):
+    """The exported per-frame graph holds the normalization-folded patch weights once: no
+    trace of the raw convolution weight [D, 3, p, p] and no arithmetic on it."""
+    import onnx
+    from onnx import numpy_helper
+
+    from vla_edge.export import export_model
+    from vla_edge.policy.reference import VlaForActions, preset_config
+
+    model = VlaForActions(preset_config("tiny")).eval()
+    export_model(model, tmp_path / "b")
+    graph = onnx.load(str(tmp_path / "b" / "policy.onnx")).graph
+    shapes = [numpy_helper.to_array(i).shape for i in graph.initializer]
+    assert (64, 768) in shapes or (768, 64) in shapes
+    assert not [s for s in shapes if len(s) == 4]
+    assert sum(1 for s in shapes if sorted(s) == [64, 768]) == 1
+    assert "folded_weight" not in model.cameras["front"]._buffers  # the caller's model untouched

@@ -87,6 +87,9 @@ def test_patch_embedding_equals_normalize_then_conv():
         got = enc(frames)
     assert got.shape == ref.shape == (3, 16, 64)
     torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+    enc.fold_for_export()  # what export does on its copy: the same tokens from constants
+    with torch.no_grad():
+        torch.testing.assert_close(enc(frames), got)
 
 
 @pytest.mark.parametrize("head", HEADS)

@@ -67,7 +67,12 @@ def export_model(
     """A VlaForActions instance -> bundle."""
     config = config or ExportConfig()
     refs = reference_graphs(model.eval(), config.monolithic)
-    graphs = list(zip(refs, reference_graphs(_copy(model), config.monolithic), strict=True))
+    traced = _copy(model)
+    if traced is not model:  # never fold into the caller's (trainable) model
+        for m in traced.modules():
+            if hasattr(m, "fold_for_export"):
+                m.fold_for_export()
+    graphs = list(zip(refs, reference_graphs(traced, config.monolithic), strict=True))
     settings = {
         "opset": config.opset,
         "layout": _layout(config),

@@ -135,20 +135,37 @@ class PatchEncoder(nn.Module):
             "inv_std", 1.0 / (torch.tensor(cfg.image_std).view(1, 3, 1, 1) * 255.0)
         )
 
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The patch convolution with the pixel normalization folded in: weights [D, p*p*3]
+        over patch pixels in (y, x, c) order, and bias + position embedding [1, T, D]."""
+        p = self.patch.kernel_size[0]
+        w = (self.patch.weight * self.inv_std.view(1, 3, 1, 1)).permute(0, 2, 3, 1)
+        w = w.reshape(w.shape[0], -1)
+        mean = self.mean.view(1, 3, 1, 1).expand(1, 3, p, p).permute(0, 2, 3, 1).reshape(-1, 1)
+        return w, self.patch.bias - torch.matmul(w, mean)[:, 0] + self.pos
+
+    def fold_for_export(self) -> None:
+        """Freeze `folded()` into constants on this (copied) module, so the exported graph
+        holds one weight matrix and one bias instead of the arithmetic that makes them."""
+        with torch.no_grad():
+            w, bias = (t.detach().clone() for t in self.folded())
+        # persistent buffers, so the exporter writes initializers (quantizers look for weights
+        # there); only export's throwaway copy carries them
+        self.register_buffer("folded_weight", w)
+        self.register_buffer("folded_bias", bias)
+
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
-        # The patch convolution as a reshape + matmul, with the pixel normalization folded into
-        # its weights: Cast, Reshape, Transpose, Reshape, MatMul, Add in the exported graph (no
-        # full-frame Sub/Mul/NCHW transpose, no Conv layout reorders). Cast first: TensorRT has
-        # no UINT8 Shuffle.
+        # The patch convolution as a reshape + matmul: Cast, Reshape, Transpose, Reshape, MatMul,
+        # Add in the exported graph (no full-frame Sub/Mul/NCHW transpose, no Conv layout
+        # reorders). Cast first: TensorRT has no UINT8 Shuffle.
         (gh, gw), p = self.grid, self.patch.kernel_size[0]
         x = frame.to(torch.float32).reshape(-1, gh, p, gw, p, 3)
         x = x.permute(0, 1, 3, 2, 4, 5).reshape(-1, gh * gw, p * p * 3)  # patch pixels (y, x, c)
-        w = (self.patch.weight * self.inv_std.view(1, 3, 1, 1)).permute(0, 2, 3, 1)
-        w = w.reshape(w.shape[0], -1)
-        # the folded bias as a matmul of constants, which the exporter folds (ReduceSum it keeps)
-        mean = self.mean.view(1, 3, 1, 1).expand(1, 3, p, p).permute(0, 2, 3, 1).reshape(-1, 1)
-        bias = self.patch.bias - torch.matmul(w, mean)[:, 0]
-        x = torch.matmul(x, w.t()) + (bias + self.pos)
+        if "folded_weight" in self._buffers:
+            w, bias = self.folded_weight, self.folded_bias
+        else:
+            w, bias = self.folded()
+        x = torch.matmul(x, w.t()) + bias
         if self.pool == 1:
             return x
         grid = x.transpose(1, 2).reshape(-1, x.shape[2], self.grid[0], self.grid[1])
