@@ -311,7 +311,7 @@ def test_student_rollouts_dagger_rounds_and_exact_resume(teachers, tmp_path, mon
     for k in (1, 2):
         saved = np.load(tmp_path / "straight" / f"rollouts_round{k}.npz")
         assert saved["image_front"].shape == (4, 64, 64, 3)  # 2 episodes x 8 steps / chunk 4
-    assert r["steps"] == 30
+    assert r["steps"] == 30 and r["train_frames"] == 256 + 2 * 4  # demos + both rounds
     student = VlaForActions.from_pretrained(str(tmp_path / "straight"))
     assert student.config.compression[0]["rollout_policy"] == "student"
 

@@ -179,7 +179,7 @@ def train_student(teacher_path, data, out, config=None, resume=False) -> tuple:
     )
     result = _dagger(fit, student, config, tok, resume) if on_policy else fit.run(resume=resume)
     after = compare(student.eval(), teacher, held, collate, config.temperature)
-    return student, _summary(teacher, student, out, result, before, after, len(train), copied)
+    return student, _summary(teacher, student, out, result, before, after, len(fit.demos), copied)
 
 
 def _dagger(fit: Fit, student, config: DistillConfig, tok, resume: bool) -> dict:
