@@ -56,7 +56,6 @@ class Runner(ABC):
         self.timing = Timing()
         self._inputs: list[TensorMeta] | None = None
         self._expected: dict[str, TensorMeta] = {}
-        self._expected_names: set[str] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
     def activate(self) -> Runner:
@@ -66,7 +65,6 @@ class Runner(ABC):
         self.is_active = True
         self._inputs = list(self._input_metadata_impl())
         self._expected = {m.name: m for m in self._inputs}
-        self._expected_names = set(self._expected)
         return self
 
     def deactivate(self) -> None:
@@ -92,8 +90,7 @@ class Runner(ABC):
     def infer(self, feeds: dict[str, np.ndarray], check: bool = True) -> dict[str, np.ndarray]:
         """Run the graph. `check=False` skips the per-input checks, for callers that already
         validated their feeds (Policy does, once per frame)."""
-        if not self.is_active:
-            self._require_active()
+        self._require_active()
         if check:
             self._check_feeds(feeds)
         start = time.perf_counter()
@@ -109,9 +106,9 @@ class Runner(ABC):
 
     def _check_feeds(self, feeds: dict[str, np.ndarray]) -> None:
         expected = self._expected
-        if feeds.keys() != self._expected_names:
-            missing = sorted(self._expected_names - set(feeds))
-            extra = sorted(set(feeds) - self._expected_names)
+        if feeds.keys() != expected.keys():
+            missing = sorted(expected.keys() - feeds.keys())
+            extra = sorted(feeds.keys() - expected.keys())
             raise InputError(
                 f"{self.name}: inputs do not match the graph: missing {missing}, unexpected "
                 f"{extra}; the graph takes {sorted(expected)}"

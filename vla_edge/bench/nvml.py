@@ -45,7 +45,7 @@ def device_info(index: int = 0) -> dict[str, Any] | None:
         name = nv.nvmlDeviceGetName(h)
         mem = nv.nvmlDeviceGetMemoryInfo(h)
         return {
-            "name": name.decode() if isinstance(name, bytes) else name,
+            "name": _text(name),
             "memory_total_mb": mem.total / 2**20,
             "sm_clock_max_mhz": nv.nvmlDeviceGetMaxClockInfo(h, nv.NVML_CLOCK_SM),
             "mem_clock_max_mhz": nv.nvmlDeviceGetMaxClockInfo(h, nv.NVML_CLOCK_MEM),

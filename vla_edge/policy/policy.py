@@ -145,9 +145,7 @@ class Policy:
         (`batched=False`: one [H, W, 3] frame per camera, given a batch axis of 1)."""
         feeds, batch = {}, None
         for name, input_name, want in self._cams:
-            img = frames[name]
-            if not isinstance(img, np.ndarray):
-                img = np.asarray(img)
+            img = np.asarray(frames[name])
             if img.dtype != np.uint8:
                 raise InputError(
                     f"camera {name!r}: frames must be uint8 RGB (0-255), got {img.dtype}; "
@@ -167,7 +165,7 @@ class Policy:
             if batch is not None and img.shape[0] != batch:
                 raise ShapeError(f"cameras have different batch sizes ({batch} vs {img.shape[0]})")
             batch = img.shape[0]
-            feeds[input_name] = img if img.flags.c_contiguous else np.ascontiguousarray(img)
+            feeds[input_name] = np.ascontiguousarray(img)  # no copy when already contiguous
         return feeds
 
     def _check_state(self, state: np.ndarray | None, batch: int) -> np.ndarray:

@@ -192,6 +192,7 @@ def _dagger(fit: Fit, student, config: DistillConfig, tok, resume: bool) -> dict
     total, rounds = config.train.steps, config.rollout_rounds
     bounds = [total * (r + 1) // (rounds + 1) for r in range(rounds)] + [total]
     saved = fit.saved_step() if resume else 0
+    current = not saved  # does the student in memory hold the saved weights?
     history, first = [], None
     for r, until in enumerate(bounds):
         if r > 0:
@@ -199,8 +200,9 @@ def _dagger(fit: Fit, student, config: DistillConfig, tok, resume: bool) -> dict
             if path.is_file():
                 frames = ArrayDemos.load(path)
             else:
-                if saved:  # resumed at a round boundary: act with the saved student
+                if not current:  # resumed at a round boundary: act with the saved student
                     fit.load_weights()
+                    current = True
                 frames = policy_frames(
                     student, config.rollouts, config.rollout_suite, tok, student_round_seed(r)
                 )
@@ -212,7 +214,7 @@ def _dagger(fit: Fit, student, config: DistillConfig, tok, resume: bool) -> dict
         if saved >= until:
             continue
         res = fit.run(resume=resume or r > 0, until=until)
-        saved = until
+        saved, current = until, True
         first = res["start_step"] if first is None else first
         history += res["history"]
     return {"start_step": first or 0, "steps": total, "history": history}

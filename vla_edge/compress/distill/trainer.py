@@ -140,23 +140,28 @@ class Fit:
 
     def saved_step(self) -> int:
         """The step of the saved training state in `out` (0 when there is none)."""
-        path = self.out / STATE_FILE
-        if not path.is_file():
-            return 0
-        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+        state = self._saved_state()
+        return 0 if state is None else int(state["step"])
 
     def load_weights(self) -> None:
         """Load the saved objective (student) weights, without the optimizer."""
-        state = torch.load(self.out / STATE_FILE, map_location="cpu", weights_only=True)
-        self.objective.load_state_dict(state["objective"])
+        self._resume(None)
 
-    def _resume(self, opt) -> int:
+    def _saved_state(self) -> dict | None:
         path = self.out / STATE_FILE
         if not path.is_file():
-            raise InputError(f"--resume: no training state {path}; start without --resume")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def _resume(self, opt) -> int:
+        state = self._saved_state()
+        if state is None:
+            raise InputError(
+                f"--resume: no training state {self.out / STATE_FILE}; start without --resume"
+            )
         self.objective.load_state_dict(state["objective"])
-        opt.load_state_dict(state["optimizer"])
+        if opt is not None:
+            opt.load_state_dict(state["optimizer"])
         return int(state["step"])
 
 

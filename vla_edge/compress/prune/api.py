@@ -75,7 +75,7 @@ def prune(
 
     out = Path(out)
     parent, tok_dir = load_reference(checkpoint)
-    if getattr(parent, "fusion_type", "attention") != "attention":
+    if parent.fusion_type != "attention":
         raise InputError(
             f"{checkpoint} has an {parent.fusion_type!r} fusion: structured pruning cuts attention "
             "heads, MLP channels and blocks of the attention fusion; shrink an MLP-fusion "

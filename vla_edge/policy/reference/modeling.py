@@ -57,7 +57,7 @@ class VlaForActions(PreTrainedModel):
         own = config.text_encoder == "own"
         self.text = TextEncoder(config) if own else PretrainedTextEncoder(config)
         self.state_proj = nn.Linear(spec.state_dim, d) if spec.state_dim else None
-        self.fusion_type = getattr(config, "fusion_type", "attention")
+        self.fusion_type = config.fusion_type
         if self.fusion_type == "attention":
             self.queries = nn.Parameter(torch.randn(spec.action.chunk, d) * 0.02)
             self.fusion = nn.ModuleList(
