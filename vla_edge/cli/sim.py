@@ -55,7 +55,10 @@ def suites(json_out: JsonOpt = False) -> None:
     data = {
         name: {
             "camera": s.camera,
+            "cameras": list(s.cameras),
             "image_size": s.image_size,
+            "state": s.state,
+            "state_dim": s.state_dim,
             "description": s.description,
             "tasks": {
                 t.env_name: {"instruction": t.instruction, "max_steps": t.max_steps}
@@ -69,7 +72,8 @@ def suites(json_out: JsonOpt = False) -> None:
         return
     for name, s in data.items():
         console.print(
-            f"[bold]{name}[/bold] ({s['camera']}, {s['image_size']} px): {s['description']}"
+            f"[bold]{name}[/bold] ({' + '.join(s['cameras'])}, {s['image_size']} px; "
+            f"{s['state_dim']}-D {s['state']} state): {s['description']}"
         )
         for task, t in s["tasks"].items():
             console.print(f'  {task:26s} {t["max_steps"]:4d} steps  "{t["instruction"]}"')

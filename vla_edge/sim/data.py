@@ -2,12 +2,17 @@
 
 Format (a directory):
 
-    index.json                       {"format": "vla-edge-demos", "version": 1, "suite", "camera",
-                                      "image_size", "state_dim", "action": {names, units, low,
-                                      high}, "episodes": [{"file", "task", "instruction", "seed",
-                                      "length", "sha256"}, ...]}
-    episodes/<task>-<seed>.npz       frames_<camera> uint8 [T, H, W, 3], state float32 [T, S],
-                                      actions float32 [T, A]  (step t: observation -> action)
+    index.json                       {"format": "vla-edge-demos", "version": 1, "suite",
+                                      "cameras": [names] (and "camera": the first), "image_size",
+                                      "state": "full" | "proprio", "state_dim", "action": {names,
+                                      units, low, high}, "episodes": [{"file", "task",
+                                      "instruction", "seed", "length", "sha256"}, ...]}
+    episodes/<task>-<seed>.npz       frames_<camera> uint8 [T, H, W, 3] for every camera,
+                                      state float32 [T, S], actions float32 [T, A] (step t:
+                                      observation -> action); on "proprio" sets also privileged
+                                      float32 [T, 21] (what the expert saw: objects and goal)
+
+Sets written before "cameras" existed have only "camera" and read the same way.
 
 One episode per shard; each shard is written atomically and hashed into the index, so an
 interrupted run resumes where it stopped and a corrupted shard is reported by name.
@@ -52,7 +57,8 @@ class DemoWriter:
         index = self.root / "index.json"
         if index.exists():
             self.index = _read_index(self.root)
-            for key in ("suite", "camera", "image_size"):
+            self.index.setdefault("cameras", [self.index["camera"]])
+            for key in ("suite", "cameras", "image_size"):
                 if self.index.get(key) != header.get(key):
                     raise DataError(
                         f"{self.root} holds demos with {key}={self.index.get(key)!r}, asked for "
@@ -73,9 +79,10 @@ class DemoWriter:
         frames: dict[str, np.ndarray],
         state: np.ndarray,
         actions: np.ndarray,
+        extra: dict[str, np.ndarray] | None = None,
     ) -> None:
         rel = f"episodes/{task}-{seed:06d}.npz"
-        arrays = {f"frames_{k}": v for k, v in frames.items()}
+        arrays = {**(extra or {}), **{f"frames_{k}": v for k, v in frames.items()}}
         fd, tmp = tempfile.mkstemp(dir=self.root / "episodes", suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as fh:
             np.savez(
@@ -122,9 +129,9 @@ class DemoDataset:
     """Read a demo directory; every shard is hash-checked when loaded.
 
     `len(ds)` is the number of steps and `ds[i]` one step as a dict: `frames` {camera: uint8
-    [H, W, 3]}, `instruction`, `state` float32 [S], `actions` float32 [A], `task`, `episode`
-    (INT8 calibration and distillation read it this way); `ds.episodes` lists the episodes and
-    `ds.arrays()` concatenates everything for training."""
+    [H, W, 3]} for every camera, `instruction`, `state` float32 [S], `actions` float32 [A],
+    `task`, `episode` (INT8 calibration and distillation read it this way); `ds.episodes`
+    lists the episodes and `ds.arrays()` concatenates everything for training."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -132,7 +139,8 @@ class DemoDataset:
         self.episodes = [Episode(**e) for e in self.index["episodes"]]
         if not self.episodes:
             raise DataError(f"{self.root} holds no episodes")
-        self.camera = self.index["camera"]
+        self.cameras = list(self.index.get("cameras") or [self.index["camera"]])
+        self.camera = self.cameras[0]
         self._ends = np.cumsum([e.length for e in self.episodes])
         self._cached: tuple[int, dict] | None = None
 
@@ -149,7 +157,7 @@ class DemoDataset:
         d, t = self._cached[1], i - (int(self._ends[k - 1]) if k else 0)
         ep = self.episodes[k]
         return {
-            "frames": {self.camera: d[f"frames_{self.camera}"][t]},
+            "frames": {c: d[f"frames_{c}"][t] for c in self.cameras},
             "instruction": ep.instruction,
             "state": d["state"][t],
             "actions": d["actions"][t],
@@ -190,16 +198,18 @@ class DemoDataset:
     def arrays(self) -> dict:
         """All episodes concatenated: frames {camera: [N, H, W, 3]}, state [N, S],
         actions [N, A], episode id [N], step [N], instructions (per episode)."""
-        frames, state, actions, ep_id, step = [], [], [], [], []
+        frames: dict[str, list] = {c: [] for c in self.cameras}
+        state, actions, ep_id, step = [], [], [], []
         for i, ep in enumerate(self.episodes):
             d = self.load(ep)
-            frames.append(d[f"frames_{self.camera}"])
+            for c in self.cameras:
+                frames[c].append(d[f"frames_{c}"])
             state.append(d["state"])
             actions.append(d["actions"])
             ep_id.append(np.full(ep.length, i, np.int64))
             step.append(np.arange(ep.length))
         return {
-            "frames": {self.camera: np.concatenate(frames)},
+            "frames": {c: np.concatenate(f) for c, f in frames.items()},
             "state": np.concatenate(state),
             "actions": np.concatenate(actions),
             "episode": np.concatenate(ep_id),
@@ -219,7 +229,7 @@ class DemoDataset:
             for t in rng.choice(e.length, size=min(per, e.length), replace=False):
                 out.append(
                     (
-                        {self.camera: d[f"frames_{self.camera}"][t]},
+                        {c: d[f"frames_{c}"][t] for c in self.cameras},
                         e.instruction,
                         d["state"][t],
                         d["actions"][t],

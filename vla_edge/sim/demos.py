@@ -1,6 +1,10 @@
 """Scripted demonstrations: Meta-World's expert policies with a little action noise for
 coverage (DART-style: the executed action is noisy, the recorded label is the expert's clean
-action), keeping only successful episodes."""
+action), keeping only successful episodes.
+
+Each episode records every camera of the suite, the policy's state (the suite's kind: 21-D
+"full" or 4-D "proprio") and, on proprio suites, the 21-D privileged state the expert acted on
+(`privileged`: for analysis and for students that learn from it)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import numpy as np
 
 from vla_edge.errors import DataError
 from vla_edge.sim.data import DemoWriter
-from vla_edge.sim.env import ACTION_HIGH, ACTION_LOW, ACTION_NAMES, ACTION_UNITS, STATE_DIM
+from vla_edge.sim.env import ACTION_HIGH, ACTION_LOW, ACTION_NAMES, ACTION_UNITS
 from vla_edge.sim.suites import DEMO_SEED_BASE, EVAL_SEED_BASE, get_suite
 
 
@@ -32,27 +36,41 @@ class DemoConfig:
 
 
 def _record(env, seed: int, noise: float, rng) -> tuple[bool, dict, np.ndarray, np.ndarray]:
+    """One episode: (success, {camera: frames}, state, actions, {extra arrays})."""
     env.reset(seed)
-    frames, states, actions = [], [], []
+    frames: dict[str, list] = {c: [] for c in env.cameras}
+    states, privileged, actions = [], [], []
     done, success = False, False
     while not done:
-        frames.append(env.frames()[env.camera])
+        for cam, frame in env.frames().items():
+            frames[cam].append(frame)
         states.append(env.state())
+        privileged.append(env.privileged_state())
         expert = env.expert_action()
         actions.append(expert)
         executed = np.clip(expert + rng.normal(0, noise, 4), -1, 1) if noise else expert
         success, done = env.step(executed)
-    return success, {env.camera: np.stack(frames)}, np.stack(states), np.stack(actions)
+    extra = {} if env.suite.state == "full" else {"privileged": np.stack(privileged)}
+    stacked = {c: np.stack(f) for c, f in frames.items()}
+    return success, stacked, np.stack(states), np.stack(actions), extra
 
 
-def demo_header(suite: str, camera: str, image_size: int, **extra) -> dict:
+def demo_header(
+    suite: str, camera: str | list[str], image_size: int, state_dim: int | None = None, **extra
+) -> dict:
     """index.json header of a Meta-World demonstration set (see vla_edge.sim.data)."""
+    from vla_edge.sim.suites import SUITES
+
+    cameras = [camera] if isinstance(camera, str) else list(camera)
+    known = SUITES.get(suite)
     action = {"names": ACTION_NAMES, "units": ACTION_UNITS, "low": ACTION_LOW, "high": ACTION_HIGH}
     return {
         "suite": suite,
-        "camera": camera,
+        "camera": cameras[0],
+        "cameras": cameras,
         "image_size": image_size,
-        "state_dim": STATE_DIM,
+        "state": known.state if known else "full",
+        "state_dim": state_dim or (known.state_dim if known else 21),
         "action": action,
         **extra,
     }
@@ -66,7 +84,8 @@ def generate(config: DemoConfig, out: str | Path, progress: bool = True) -> dict
 
     suite = get_suite(config.suite)
     size = config.image_size or suite.image_size
-    writer = DemoWriter(out, demo_header(suite.name, suite.camera, size, noise=config.noise))
+    header = demo_header(suite.name, list(suite.cameras), size, noise=config.noise)
+    writer = DemoWriter(out, header)
     stats = {}
     total = len(suite.tasks) * config.episodes
     bar = tqdm(total=total, desc="demos", unit="ep", disable=not progress)
@@ -84,11 +103,11 @@ def generate(config: DemoConfig, out: str | Path, progress: bool = True) -> dict
                 continue
             attempts += 1
             env = env or make_env(suite.name, task.env_name, seed, size)
-            ok, frames, state, actions = _record(
+            ok, frames, state, actions, extra = _record(
                 env, seed, config.noise, np.random.default_rng(seed)
             )
             if ok:
-                writer.add(task.env_name, task.instruction, seed, frames, state, actions)
+                writer.add(task.env_name, task.instruction, seed, frames, state, actions, extra)
                 kept += 1
                 bar.update(1)
         if env is not None:

@@ -5,9 +5,11 @@
     success, done = env.step(action)
 
 The goal/object placement of an episode comes from `seed` (our own RNG over the task's reset
-space), so demonstrations and evaluations draw from disjoint, reproducible placements. The state
-is the current-frame part of Meta-World's observation (hand xyz, gripper opening, two object
-poses) plus the goal position: 21 values.
+space), so demonstrations and evaluations draw from disjoint, reproducible placements. The
+privileged state is the current-frame part of Meta-World's observation (hand xyz, gripper
+opening, two object poses) plus the goal position: 21 values; `state()` is that on a "full"
+suite and hand xyz + gripper opening (4 values) on a "proprio" one (mt10-vision), where objects
+and goals reach the policy only through the cameras. The experts always see everything.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from vla_edge.errors import SimError
 from vla_edge.sim.render import FastRenderer, choose_gl_backend
 from vla_edge.sim.suites import Suite, TaskSpec, get_suite
 
-STATE_DIM = 21
+STATE_DIM = 21  # the privileged ("full") state
+PROPRIO = slice(0, 4)  # hand xyz, gripper opening
 ACTION_NAMES = ["dx", "dy", "dz", "gripper"]
 # Meta-World moves the mocap by action * 1 cm per step; the gripper takes an effort in [-1, 1]
 ACTION_UNITS = ["cm/step", "cm/step", "cm/step", "effort"]
@@ -42,7 +45,8 @@ class SimEnv:
             raise SimError(f"Meta-World has no environment {task.env_name!r}")
         self.suite, self.task, self.seed = suite, task, seed
         self.instruction = task.instruction
-        self.camera = suite.camera
+        self.cameras = list(suite.cameras)
+        self.camera = self.cameras[0]
         self.image_size = image_size or suite.image_size
         cls = ALL_V3_ENVIRONMENTS[task.env_name]
         with warnings.catch_warnings():
@@ -60,7 +64,11 @@ class SimEnv:
     # --- spec-facing description ---------------------------------------------------------------
     @property
     def spec_cameras(self) -> list[tuple[str, int, int]]:
-        return [(self.camera, self.image_size, self.image_size)]
+        return [(c, self.image_size, self.image_size) for c in self.cameras]
+
+    @property
+    def state_dim(self) -> int:
+        return self.suite.state_dim
 
     action_names, action_units = ACTION_NAMES, ACTION_UNITS
     action_low, action_high = ACTION_LOW, ACTION_HIGH
@@ -103,9 +111,15 @@ class SimEnv:
 
     def frames(self) -> dict[str, np.ndarray]:
         self._require_reset()
-        return {self.camera: self._renderer.render(self._env.data)}
+        return {c: self._renderer.render(self._env.data, c) for c in self.cameras}
 
     def state(self) -> np.ndarray:
+        """What the policy is given: the suite's state kind (see vla_edge.sim.suites)."""
+        full = self.privileged_state()
+        return full if self.suite.state == "full" else full[PROPRIO].copy()
+
+    def privileged_state(self) -> np.ndarray:
+        """Hand, gripper, object poses and goal (21 values): what the experts act on."""
         obs = self._require_reset()
         return np.concatenate([obs[:18], obs[36:39]]).astype(np.float32)
 
@@ -167,7 +181,7 @@ def suite_spec(
     s = get_suite(suite)
     size = image_size or s.image_size
     return PolicySpec(
-        cameras=[CameraSpec(s.camera, size, size)],
+        cameras=[CameraSpec(c, size, size) for c in s.cameras],
         action=ActionSpace(
             ACTION_NAMES,
             ACTION_UNITS,
@@ -176,6 +190,6 @@ def suite_spec(
             chunk=chunk,
             representation=representation,
         ),
-        state_dim=STATE_DIM,
+        state_dim=s.state_dim,
         instruction=InstructionSpec(max_tokens=max_tokens, tokenizer="byte"),
     )

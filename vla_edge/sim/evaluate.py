@@ -51,19 +51,25 @@ def eval_seed(task_index: int, episode: int, offset: int = 0) -> int:
 def _check_spec(policy, suite) -> int:
     spec = policy.spec
     names = spec.camera_names
-    if names != [suite.camera]:
+    if not set(names) <= set(suite.cameras):
         raise SimError(
-            f"suite {suite.name!r} renders camera {suite.camera!r}; the policy takes {names}: "
-            "evaluate on a suite whose camera matches, or retrain"
+            f"suite {suite.name!r} renders cameras {list(suite.cameras)}; the policy takes "
+            f"{names}: evaluate on a suite whose cameras match, or retrain"
         )
-    cam = spec.cameras[0]
-    if cam.height != cam.width:
+    sizes = {(c.height, c.width) for c in spec.cameras}
+    if len(sizes) != 1 or any(h != w for h, w in sizes):
         raise SimError(
-            f"the simulator renders square frames; the policy takes {cam.height}x{cam.width}"
+            f"the simulator renders square frames of one size; the policy takes {sorted(sizes)}"
+        )
+    if spec.state_dim != suite.state_dim:
+        raise SimError(
+            f"suite {suite.name!r} gives a {suite.state_dim}-D {suite.state} state; the policy "
+            f"takes {spec.state_dim}: evaluate on a suite with its state (e.g. mt10 for 21-D, "
+            "mt10-vision for 4-D proprio)"
         )
     if spec.action.dim != 4:
         raise SimError(f"Meta-World takes 4-D actions; the policy outputs {spec.action.dim}")
-    return cam.height
+    return spec.cameras[0].height
 
 
 def run_episode(env, policy, execute: int | None, record: bool) -> dict:
@@ -73,12 +79,12 @@ def run_episode(env, policy, execute: int | None, record: bool) -> dict:
     success = done = False
     while not done:
         if not queue:
-            obs = env.frames()
+            obs = {c: f for c, f in env.frames().items() if c in policy.spec.camera_names}
             chunk = policy.predict(obs, env.instruction, env.state())
             latencies.append(float(policy.last_latency_ms))
             queue = list(chunk[: execute or len(chunk)])
             if record:
-                frames.append(obs[env.camera])
+                frames.append(np.concatenate(list(obs.values()), axis=1))
         success, done = env.step(queue.pop(0))
     return {
         "success": bool(success),

@@ -46,7 +46,7 @@ def choose_gl_backend() -> str:
 
 
 class FastRenderer:
-    """One camera, fixed size, uint8 RGB frames right side up."""
+    """Fixed-size uint8 RGB frames right side up; one GL context serves every camera."""
 
     def __init__(self, model, camera: str, size: int) -> None:
         choose_gl_backend()
@@ -72,8 +72,8 @@ class FastRenderer:
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = 0
 
-    def render(self, data) -> np.ndarray:
-        self.renderer.update_scene(data, camera=self.camera)
+    def render(self, data, camera: str | None = None) -> np.ndarray:
+        self.renderer.update_scene(data, camera=camera or self.camera)
         return np.ascontiguousarray(self.renderer.render()[::-1])
 
     def close(self) -> None:

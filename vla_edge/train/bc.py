@@ -81,8 +81,7 @@ class Batches:
     def __init__(self, arr: dict, tokenizer, chunk: int, batch: int, shift: int, rng) -> None:
         import torch
 
-        self.cam = next(iter(arr["frames"]))
-        self.frames = torch.from_numpy(arr["frames"][self.cam])
+        self.frames = {c: torch.from_numpy(f) for c, f in arr["frames"].items()}
         self.state = torch.from_numpy(arr["state"])
         self.actions = torch.from_numpy(arr["actions"])
         self.episode = arr["episode"]
@@ -99,8 +98,8 @@ class Batches:
 
         i = torch.from_numpy(self.rng.integers(0, len(self.state), self.batch))
         text = torch.from_numpy(self.text_of_episode[self.episode[i.numpy()]])
-        frames = self._shift(self.frames[i]) if self.shift else self.frames[i]
-        return {self.cam: frames}, text, self.state[i], self.actions[self.chunks[i]]
+        frames = {c: self._shift(f[i]) if self.shift else f[i] for c, f in self.frames.items()}
+        return frames, text, self.state[i], self.actions[self.chunks[i]]
 
     def _shift(self, x):
         import torch
