@@ -111,7 +111,7 @@ def test_generic_module_without_camera_inputs_is_refused(tmp_path):
 
 
 def test_failed_parity_writes_no_bundle(tiny_checkpoint, tmp_path, monkeypatch):
-    import vla_edge.export.api as api
+    import vla_edge.export.parity as api
 
     def corrupt(ref, cand, spec, config):
         cand = {k: v + 0.5 if k == "actions" else v for k, v in cand.items()}

@@ -3,6 +3,7 @@ timing; a backend writes only the `*_impl` methods. Every runner is a context ma
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -16,11 +17,12 @@ BACKENDS = ("onnxrt", "torch", "trt")
 
 @dataclass
 class TensorMeta:
-    """Name, dtype and shape of a runner input/output; None or a string marks a dynamic axis."""
+    """Name, dtype and shape of a runner input/output; None or a string marks a dynamic axis.
+    A dtype or shape of None is not checked (a torch module known only by its input names)."""
 
     name: str
-    dtype: np.dtype
-    shape: tuple[int | str | None, ...]
+    dtype: np.dtype | None
+    shape: tuple[int | str | None, ...] | None
 
 
 @dataclass
@@ -61,11 +63,20 @@ class Runner(ABC):
     def activate(self) -> Runner:
         if self.is_active:
             raise BackendError(f"{self.name} is already active; call deactivate() first")
-        self._activate_impl()
-        self.is_active = True
-        self._inputs = list(self._input_metadata_impl())
+        self._activate_impl()  # a backend frees what it took when this raises
+        try:
+            self._inputs = list(self._input_metadata_impl())
+        except BaseException:
+            self._deactivate_quietly()
+            raise
         self._expected = {m.name: m for m in self._inputs}
+        self.is_active = True
         return self
+
+    def _deactivate_quietly(self) -> None:
+        """Free an activation that failed half way; the first error is the one reported."""
+        with contextlib.suppress(Exception):
+            self._deactivate_impl()
 
     def deactivate(self) -> None:
         if not self.is_active:
@@ -86,6 +97,15 @@ class Runner(ABC):
         self._require_active()
         assert self._inputs is not None
         return self._inputs
+
+    @property
+    def input_names(self) -> list[str]:
+        return [m.name for m in self.input_metadata()]
+
+    def feeds_from(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The graph's inputs out of a larger table of arrays (missing ones are reported by
+        `infer`)."""
+        return {n: arrays[n] for n in self.input_names if n in arrays}
 
     def infer(self, feeds: dict[str, np.ndarray], check: bool = True) -> dict[str, np.ndarray]:
         """Run the graph. `check=False` skips the per-input checks, for callers that already
@@ -119,10 +139,12 @@ class Runner(ABC):
                 raise InputError(
                     f"{self.name}: input {name!r} must be a numpy array, got {type(arr)}"
                 )
-            if arr.dtype != meta.dtype:
+            if meta.dtype is not None and arr.dtype != meta.dtype:
                 raise InputError(
                     f"{self.name}: input {name!r} must have dtype {meta.dtype}, got {arr.dtype}"
                 )
+            if meta.shape is None:
+                continue
             if len(arr.shape) != len(meta.shape) or any(
                 isinstance(d, int) and d != a for d, a in zip(meta.shape, arr.shape, strict=True)
             ):

@@ -60,9 +60,12 @@ def _best_seconds(
     return best
 
 
-def _ort_gemm(n: int, int8: bool, threads: int | None) -> Callable[[], Any]:
-    import onnxruntime as ort
+def _gemm_runner(n: int, int8: bool, threads: int | None):
+    """A runner (through runner_for) of one n x n GEMM graph (MatMul or MatMulInteger), and its
+    feeds."""
     from onnx import TensorProto, helper
+
+    from vla_edge.backends.factory import RunnerOptions, runner_for
 
     tin, op = (TensorProto.UINT8, "MatMulInteger") if int8 else (TensorProto.FLOAT, "MatMul")
     tb = TensorProto.INT8 if int8 else TensorProto.FLOAT
@@ -77,10 +80,6 @@ def _ort_gemm(n: int, int8: bool, threads: int | None) -> Callable[[], Any]:
         [helper.make_tensor_value_info("c", tout, [n, n])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     if int8:
         feeds = {
@@ -89,7 +88,13 @@ def _ort_gemm(n: int, int8: bool, threads: int | None) -> Callable[[], Any]:
         }
     else:
         feeds = {"a": rng.random((n, n), np.float32), "b": rng.random((n, n), np.float32)}
-    return lambda: sess.run(None, feeds)
+    return runner_for(model, options=RunnerOptions(threads=threads)), feeds
+
+
+def _gemm_seconds(n: int, int8: bool, threads: int | None, budget_s: float, clock: str) -> float:
+    runner, feeds = _gemm_runner(n, int8, threads)
+    with runner:
+        return _best_seconds(lambda: runner.infer(feeds, check=False), 10, budget_s, clock)
 
 
 def measure_peaks(
@@ -106,8 +111,8 @@ def measure_peaks(
     src = np.ones(copy_mib * 2**18, np.float32)  # copy_mib MiB, far beyond the caches
     dst = np.empty_like(src)
     copy_s = _best_seconds(lambda: np.copyto(dst, src), 5, budget_s, clock)
-    fp32 = _best_seconds(_ort_gemm(n, False, threads), 10, budget_s, clock)
-    int8 = _best_seconds(_ort_gemm(n, True, threads), 10, budget_s, clock)
+    fp32 = _gemm_seconds(n, False, threads, budget_s, clock)
+    int8 = _gemm_seconds(n, True, threads, budget_s, clock)
     out = {
         "ort_fp32_gflops": flops / fp32 / 1e9,
         "ort_int8_gops": flops / int8 / 1e9,

@@ -97,8 +97,9 @@ def _hint(est: GraphEstimate, target: str) -> str:
     launch = est.latency_ms - est.compute_ms - est.memory_ms
     if est.latency_ms and launch > 0.5 * est.latency_ms and target == "tensorrt":
         return (
-            f"{est.kernels} kernels are too small to fill the GPU: a CUDA graph (TensorRT "
-            "runner cuda_graph=True) or a larger batch amortizes the launches"
+            f"{est.kernels} kernels are too small to fill the GPU: a CUDA graph (`--cuda-graph` "
+            "on run, predict, eval and benchmark with TensorRT) or a larger batch amortizes the "
+            "launches"
         )
     if est.memory_ms > est.compute_ms:
         return "memory-bound: lower precision (fp16/int8 weights) cuts the bytes moved"

@@ -1,7 +1,9 @@
 """Does the policy fit in the device's memory? weights + activations + runtime vs usable memory.
 
 weights: every constant the graphs read, at the precision of the build (roofline storage).
-activations: the peak of tensors alive at once (roofline pass, at the batch asked).
+activations: per graph, the peak of tensors alive at once at the batch asked, summed over the
+graphs (each engine's execution context holds its own). Both come from vla_edge.bench.memory,
+the model `vla-edge check` uses too; activations it could not size are counted.
 runtime: CUDA context + TensorRT + cuBLAS/cuDNN kernels on a Jetson (the TensorRT backend's
 figure, `vla_edge.backends.trt.memory.RUNTIME_OVERHEAD_GB`). Usable memory: the profile's
 memory minus what L4T keeps (`DeviceProfile.reserved_gb`). On a Jetson CPU and GPU share it,
@@ -36,7 +38,7 @@ def verdict(need_gb: float, usable_gb: float) -> str:
 def fits(costs: dict[str, GraphCost], device: DeviceProfile) -> dict[str, Any]:
     """Memory needed by all graphs of a bundle (one engine each, resident together)."""
     weights = sum(c.weight_storage_bytes for c in costs.values())
-    acts = max((c.activation_peak_bytes for c in costs.values()), default=0.0)
+    acts = sum(c.activation_peak_bytes for c in costs.values())
     runtime = runtime_overhead_gb(device)
     need = (weights + acts) / GB + runtime
     usable = device.usable_memory_gb
@@ -47,6 +49,7 @@ def fits(costs: dict[str, GraphCost], device: DeviceProfile) -> dict[str, Any]:
         "usable_gb": usable,
         "weights_mb": weights / 2**20,
         "activations_mb": acts / 2**20,
+        "unsized_tensors": sum(c.unsized_tensors for c in costs.values()),
         "runtime_gb": runtime,
         "need_gb": need,
         "kind": "estimate",

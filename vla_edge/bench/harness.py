@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_edge.bench.latency import alternate, summary
 from vla_edge.bench.variants import Plan, Variant
 from vla_edge.errors import BackendError, InputError
 
@@ -33,6 +34,8 @@ class MeasureConfig:
     threads: int | None = None
     samples: int = 8  # observations whose actions are compared with the reference
     pause_s: float = 0.05  # idle gap between workers, so spinning thread pools settle
+    cuda_graph: bool = False  # TensorRT variants: capture each inference into a CUDA graph
+    zero_copy: bool | None = None  # TensorRT variants: mapped host memory (None: on a Jetson)
 
     def __post_init__(self) -> None:
         for name in ("iterations", "rounds", "batch", "samples"):
@@ -57,6 +60,8 @@ class Worker:
             "threads": cfg.threads,
             "batch": cfg.batch,
             "samples": cfg.samples,
+            "cuda_graph": cfg.cuda_graph,
+            "zero_copy": cfg.zero_copy,
         }
         self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
@@ -113,16 +118,7 @@ class Worker:
 
 
 def percentiles(times_ms: list[float]) -> dict[str, float]:
-    t = np.asarray(times_ms, dtype=np.float64)
-    return {
-        "p50": float(np.percentile(t, 50)),
-        "p90": float(np.percentile(t, 90)),
-        "p99": float(np.percentile(t, 99)),
-        "max": float(t.max()),
-        "min": float(t.min()),
-        "mean": float(t.mean()),
-        "std": float(t.std()),
-    }
+    return summary(times_ms)
 
 
 def action_error(actions: np.ndarray, ref: np.ndarray, low, high) -> dict[str, Any]:
@@ -140,18 +136,15 @@ def action_error(actions: np.ndarray, ref: np.ndarray, low, high) -> dict[str, A
 
 
 def _rounds(workers: list[Worker], cfg: MeasureConfig) -> dict[str, tuple[list, list]]:
-    times: dict[str, tuple[list, list]] = {w.variant.label: ([], []) for w in workers}
-    per_round = [cfg.iterations // cfg.rounds] * cfg.rounds
-    for i in range(cfg.iterations % cfg.rounds):
-        per_round[i] += 1
-    for r, n in enumerate(per_round):
-        k = r % len(workers)
-        for w in workers[k:] + workers[:k]:
-            time.sleep(cfg.pause_s)
-            wall, cpu = w.run(n)
-            times[w.variant.label][0].extend(wall)
-            times[w.variant.label][1].extend(cpu)
-    return times
+    """Alternating rounds over the worker processes (vla_edge.bench.latency.alternate)."""
+
+    def run(w: Worker):
+        return lambda n: list(zip(*w.run(n), strict=True))  # (wall, cpu) per call
+
+    pairs = alternate(
+        {w.variant.label: run(w) for w in workers}, cfg.iterations, cfg.rounds, cfg.pause_s
+    )
+    return {label: ([p[0] for p in calls], [p[1] for p in calls]) for label, calls in pairs.items()}
 
 
 def wall_times(targets: dict[str, tuple[str, str]], cfg: MeasureConfig) -> dict[str, list[float]]:

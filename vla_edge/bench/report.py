@@ -108,10 +108,13 @@ def fits_table(report: dict[str, Any]) -> Table | None:
             (f["title"], f["bundle"]),
             [f["title"], f["bundle"], _f(f["usable_gb"], ".1f")] + ["-"] * len(precisions),
         )
-        row[3 + precisions.index(f["precision"])] = f"{f['need_gb']:.2f} {f['verdict'].upper()}"
+        unsized = f" ({f['unsized_tensors']} unsized)" if f.get("unsized_tensors") else ""
+        cell = f"{f['need_gb']:.2f} {f['verdict'].upper()}{unsized}"
+        row[3 + precisions.index(f["precision"])] = cell
     title = (
         "MEMORY FIT (ESTIMATE): weights + peak activations + runtime "
-        f"(~{fits[0]['runtime_gb']:.2f} GB) vs usable memory"
+        f"(~{fits[0]['runtime_gb']:.2f} GB) vs usable memory; `unsized`: activation tensors "
+        "whose size could not be inferred (not counted)"
     )
     return title, heads, list(rows.values())
 

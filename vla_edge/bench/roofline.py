@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vla_edge.bench import opcost
+from vla_edge.bench.memory import INT8_TYPES, graph_memory, itemsize, live_nodes
 from vla_edge.bench.shapes import ShapeTable, infer
 from vla_edge.errors import InputError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TARGETS = ("tensorrt", "onnxruntime")
-_INT8_TYPES = {2, 3}  # uint8, int8
-_FLOAT_TYPES = {1, 10, 11, 16}
-_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
 
 
 @dataclass
@@ -54,8 +52,10 @@ class GraphCost:
     folded: int = 0  # nodes constant-folded or views
     shapes: str = "onnx"
     notes: list[str] = field(default_factory=list)
-    weight_storage_bytes: float = 0.0  # every constant a kernel reads, stored once
+    # memory (vla_edge.bench.memory, the model `check` uses too)
+    weight_storage_bytes: float = 0.0  # every constant, stored once
     activation_peak_bytes: float = 0.0  # most activation bytes alive at once, in graph order
+    unsized_tensors: int = 0  # activations whose size could not be inferred (not counted)
 
     @property
     def flops(self) -> float:
@@ -80,7 +80,7 @@ class _Graph:
         self.static = {t.name for t in graph.initializer}
         self.producer: dict[str, Any] = {}
         self.consumers: dict[str, int] = {}
-        self.nodes = list(graph.node)
+        self.nodes = live_nodes(graph)  # in running order, dead nodes dropped
         for node in self.nodes:
             ins = [i for i in node.input if i]
             if node.op_type in ("Constant", "Shape", "Size") or all(i in self.static for i in ins):
@@ -99,7 +99,7 @@ class _Graph:
             return out == node.output[0]
         if node.op_type == "DequantizeLinear":
             t = self.shapes.get(node.input[0])
-            return bool(t and t.elem_type in _INT8_TYPES)
+            return bool(t and t.elem_type in INT8_TYPES)
         return False
 
     def elem_type(self, name: str) -> int:
@@ -112,11 +112,7 @@ class _Graph:
 
 
 def _itemsize(g: _Graph, name: str, reduce_float: bool) -> int:
-    if name in g.int8:
-        return 1
-    elem = g.elem_type(name)
-    size = _ITEMSIZE.get(elem, 4)
-    return min(size, 2) if reduce_float and elem in _FLOAT_TYPES else size
+    return 1 if name in g.int8 else itemsize(g.elem_type(name), reduce_float)
 
 
 def _compute(g: _Graph, node: Any, precision: str, target: str, notes: set[str]) -> str:
@@ -202,7 +198,6 @@ def analyze(
     out = GraphCost(name or model.graph.name, precision, batch, target, shapes=shapes.method)
     notes: set[str] = set(shapes.notes)
     costs: dict[str, NodeCost] = {}
-    storage: dict[str, int] = {}
     for i, node in enumerate(g.nodes):
         node.name = node.name or f"{node.op_type}_{i}"
         cls = opcost.node_class(node.op_type)
@@ -217,11 +212,10 @@ def analyze(
             _fuse(g, costs, node, cost, rf)
         costs[node.name] = cost
         out.nodes.append(cost)
-        for name in (i for i in node.input if i in g.static):
-            size = 1 if cost.compute == "int8" else _itemsize(g, name, rf)
-            storage[name] = max(storage.get(name, 0), g.numel(name) * size)
-    out.weight_storage_bytes = float(sum(storage.values()))
-    out.activation_peak_bytes = float(_activation_peak(g, rf))
+    mem = graph_memory(model, precision, batch, dims, target, shapes)
+    out.weight_storage_bytes = float(mem.weights_bytes)
+    out.activation_peak_bytes = float(mem.activation_bytes)
+    out.unsized_tensors = mem.unsized_count
     if any(n.op in ("Loop", "If", "Scan") for n in out.nodes):
         notes.add("control-flow subgraphs (Loop/If/Scan) are costed as one element-wise pass")
     out.notes = sorted(n for n in notes if n)
@@ -250,28 +244,6 @@ def _cost(g: _Graph, node: Any, precision: str, target: str, rf: bool, notes: se
         compute,
         gemm=gemm,
     )
-
-
-def _activation_peak(g: _Graph, rf: bool) -> int:
-    """Peak bytes of non-constant tensors alive at once when the nodes run in graph order
-    (a runtime reuses the memory of dead tensors; fusion makes the real peak lower)."""
-    last_use = {}
-    for i, node in enumerate(g.nodes):
-        for name in node.input:
-            last_use[name] = i
-    for name in g.outputs:
-        last_use[name] = len(g.nodes)
-    live: dict[str, int] = {}
-    peak = 0
-    for i, node in enumerate(g.nodes):
-        view = opcost.node_class(node.op_type) == "view"  # outputs alias the input
-        for name in (*node.input, *(() if view else node.output)):
-            if name and name not in g.static and name not in live:
-                live[name] = g.numel(name) * _itemsize(g, name, rf)
-        peak = max(peak, sum(live.values()))
-        for name in [n for n in live if last_use.get(n, -1) <= i]:
-            del live[name]
-    return peak
 
 
 def load_model(path: Any) -> Any:

@@ -117,10 +117,11 @@ def _probe(fixed: Any, names: list[str], table: ShapeTable) -> dict[str, Tensor]
     """Run the graph once in ONNX Runtime with `names` exposed as outputs; their shapes."""
     try:
         import onnx
-        import onnxruntime as ort
         from onnx import helper
+
+        from vla_edge.backends.factory import RunnerOptions, runner_for
     except ImportError as exc:
-        table.notes.append(f"onnxruntime missing, some shapes unknown ({exc})")
+        table.notes.append(f"onnx missing, some shapes unknown ({exc})")
         return {}
     probe = onnx.ModelProto()
     probe.CopyFrom(fixed)
@@ -128,18 +129,17 @@ def _probe(fixed: Any, names: list[str], table: ShapeTable) -> dict[str, Tensor]
     for name in names:
         if name not in have:
             probe.graph.output.append(helper.make_empty_tensor_value_info(name))
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.log_severity_level = 3
+    init = {t.name for t in probe.graph.initializer}
+    feeds = {i.name: _probe_feed(i) for i in probe.graph.input if i.name not in init}
     try:
-        sess = ort.InferenceSession(probe.SerializeToString(), opts, ["CPUExecutionProvider"])
-        init = {t.name for t in probe.graph.initializer}
-        feeds = {i.name: _probe_feed(i) for i in probe.graph.input if i.name not in init}
-        outs = sess.run(names, feeds)
-    except Exception as exc:  # onnxruntime raises its own types
+        with runner_for(probe, options=RunnerOptions(optimization="disable")) as runner:
+            outs = runner.infer(feeds)
+    except Exception as exc:  # onnxruntime (or its absence) raises its own types
         table.notes.append(f"onnxruntime shape probe failed ({type(exc).__name__}: {exc})"[:200])
         return {}
     return {
-        n: Tensor(tuple(int(d) for d in a.shape), helper.np_dtype_to_tensor_dtype(a.dtype))
-        for n, a in zip(names, outs, strict=True)
+        n: Tensor(
+            tuple(int(d) for d in outs[n].shape), helper.np_dtype_to_tensor_dtype(outs[n].dtype)
+        )
+        for n in names
     }

@@ -50,19 +50,21 @@ def observations(spec, batch: int, count: int, seed: int = 0) -> list[tuple[dict
 
 
 def _load(cfg: dict):
+    from vla_edge.backends.factory import RunnerOptions
     from vla_edge.policy.policy import Policy
 
     if cfg["backend"] == "torch":
         import torch
 
         torch.set_num_threads(cfg.get("threads") or torch.get_num_threads())
-    return Policy.load(
-        cfg["bundle"],
-        backend=cfg["backend"],
-        providers=cfg.get("providers"),
+    options = RunnerOptions(
+        providers=cfg.get("providers") or ["cpu"],
         threads=cfg.get("threads"),
         device=cfg.get("engine_device"),
+        cuda_graph=bool(cfg.get("cuda_graph")),
+        zero_copy=cfg.get("zero_copy"),
     )
+    return Policy.load(cfg["bundle"], backend=cfg["backend"], options=options)
 
 
 def _reply(data: dict) -> None:

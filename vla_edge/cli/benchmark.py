@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import JsonOpt, command, console, print_json
+from vla_edge.cli.options import CudaGraphOpt, ZeroCopyOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +40,8 @@ def benchmark(
     warmup: Annotated[int, typer.Option(help="Untimed calls per variant first.")] = 10,
     rounds: Annotated[int, typer.Option(help="Alternating rounds the calls are split in.")] = 5,
     threads: Annotated[int | None, typer.Option(help="CPU threads per variant.")] = None,
+    cuda_graph: CudaGraphOpt = False,
+    zero_copy: ZeroCopyOpt = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write report.md, report.json, PNGs here.")
     ] = None,
@@ -57,7 +60,9 @@ def benchmark(
         device=device,
         backends=_split(backend),
         precisions=_split(precision) or None,
-        measure=MeasureConfig(iterations, warmup, rounds, batch, threads),
+        measure=MeasureConfig(
+            iterations, warmup, rounds, batch, threads, cuda_graph=cuda_graph, zero_copy=zero_copy
+        ),
     )
     with console.status(f"benchmarking on {device} ..."):
         result = run(list(bundles), options)

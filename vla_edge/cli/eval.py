@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, console, print_json
+from vla_edge.cli.options import (
+    CudaGraphOpt,
+    EngineDeviceOpt,
+    ProvidersOpt,
+    ZeroCopyOpt,
+    runner_options,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +36,10 @@ def eval_cmd(
     ] = None,
     seed: Annotated[int, typer.Option(help="Offset added to the evaluation seeds.")] = 0,
     threads: Annotated[int | None, typer.Option(help="Inference threads.")] = None,
+    providers: ProvidersOpt = None,
+    cuda_graph: CudaGraphOpt = False,
+    zero_copy: ZeroCopyOpt = None,
+    engine_device: EngineDeviceOpt = None,
     save_video: Annotated[
         Path | None, typer.Option(help="Write each task's first episode: .png strip or .gif.")
     ] = None,
@@ -51,7 +62,8 @@ def eval_cmd(
         seed_offset=seed,
         save_video=save_video,
     )
-    with Policy.load(path, backend=backend, threads=threads) as policy:
+    options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
+    with Policy.load(path, backend=backend, options=options) as policy:
         report = evaluate(policy, cfg, progress=not json_out)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

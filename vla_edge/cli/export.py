@@ -36,6 +36,16 @@ def export(
     min_bins: Annotated[
         float, typer.Option(help="Parity: least fraction of identical action bins (bins heads).")
     ] = 0.99,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real frames for the parity check and the validation samples kept in the "
+            "bundle: a demonstration set, an image folder or a .npz (as --calib reads them)."
+        ),
+    ] = None,
+    parity_samples: Annotated[
+        int, typer.Option(help="Observations the parity check runs on (at least 32).")
+    ] = 32,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -48,7 +58,12 @@ def export(
         exporter=exporter,
         include_source=not no_source,
         force=force,
-        parity=ParityConfig(action_atol_fraction=atol, min_identical_bins=min_bins),
+        parity=ParityConfig(
+            action_atol_fraction=atol,
+            min_identical_bins=min_bins,
+            samples=parity_samples,
+            data=data,
+        ),
     )
     with console.status(f"exporting {checkpoint} ..."):
         bundle = export_checkpoint(checkpoint, output, cfg)

@@ -87,9 +87,11 @@ def _fmt(tensors: list[dict]) -> str:
 def parity_lines(parity: dict | None) -> list[str]:
     if not parity:
         return []
+    real = parity.get("real_frames")
+    frames = "" if real is None else f" ({real} real frames, {parity.get('source')})"
     lines = [
-        f"parity {parity['candidate']} vs {parity['reference']} on {parity['samples']} samples: "
-        + ("PASS" if parity["passed"] else "FAIL")
+        f"parity {parity['candidate']} vs {parity['reference']} on {parity['samples']} samples"
+        f"{frames}: " + ("PASS" if parity["passed"] else "FAIL")
     ]
     lines.append(
         "max abs error: " + ", ".join(f"{k} {v:.2e}" for k, v in parity["max_abs_error"].items())

@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, console, print_json
+from vla_edge.cli.options import (
+    CudaGraphOpt,
+    EngineDeviceOpt,
+    ProvidersOpt,
+    ZeroCopyOpt,
+    runner_options,
+)
 from vla_edge.errors import InputError
 
 
@@ -27,6 +34,11 @@ def predict(
     ] = False,
     state: Annotated[str | None, typer.Option(help="Comma-separated proprio state.")] = None,
     backend: BackendOpt = "onnxrt",
+    threads: Annotated[int | None, typer.Option(help="Inference threads (backend).")] = None,
+    providers: ProvidersOpt = None,
+    cuda_graph: CudaGraphOpt = False,
+    zero_copy: ZeroCopyOpt = None,
+    engine_device: EngineDeviceOpt = None,
     resize: Annotated[bool, typer.Option(help="Resize images to the camera size.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -36,7 +48,8 @@ def predict(
     from vla_edge.policy.images import load_image
     from vla_edge.policy.policy import Policy
 
-    with Policy.load(bundle, backend=backend) as policy:
+    options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
+    with Policy.load(bundle, backend=backend, options=options) as policy:
         spec = policy.spec
         frames = _example_frames(spec) if example else {}
         if not image and not example:

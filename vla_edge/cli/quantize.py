@@ -120,7 +120,8 @@ def summary_lines(result) -> list[str]:
     verdict = "met" if q["passed"] else "MISSED: " + "; ".join(q["violations"])
     lines.append(f"  budget {_budget(q['budget'])}: {verdict}")
     lines += [
-        f"  {name}: {c['bytes'] / 1e6:.2f} MB, {c['latency_ms_p50']:.2f} ms/frame (ORT CPU, p50)"
+        f"  {name}: {c['bytes'] / 1e6:.2f} MB, {c['latency_ms_p50']:.2f} ms/frame "
+        "(ORT CPU, p50, timed side by side)"
         for name, c in q["cost"].items()
     ]
     if "mixed" in val:

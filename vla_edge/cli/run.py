@@ -10,6 +10,13 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, err_console, print_json
+from vla_edge.cli.options import (
+    CudaGraphOpt,
+    EngineDeviceOpt,
+    ProvidersOpt,
+    ZeroCopyOpt,
+    runner_options,
+)
 
 CHUNKING_HELP = "open-loop | ensemble (ACT temporal ensembling) | async | rtc (real-time chunking)"
 
@@ -43,6 +50,10 @@ def run(
     profile: Annotated[Path | None, typer.Option(help="Write summary/trace/plot here.")] = None,
     backend: BackendOpt = "onnxrt",
     threads: Annotated[int | None, typer.Option(help="Inference threads (backend).")] = None,
+    providers: ProvidersOpt = None,
+    cuda_graph: CudaGraphOpt = False,
+    zero_copy: ZeroCopyOpt = None,
+    engine_device: EngineDeviceOpt = None,
     on_fault: Annotated[str, typer.Option(help="hold | zero | stop")] = "hold",
     max_step: Annotated[
         float | None, typer.Option(help="Rate limit: max change per step, fraction of range.")
@@ -71,7 +82,8 @@ def run(
     from vla_edge.runtime.signals import stop_on_signals
     from vla_edge.runtime.status import live_status
 
-    with Policy.load(bundle, backend=backend, threads=threads) as policy:
+    options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
+    with Policy.load(bundle, backend=backend, options=options) as policy:
         session = open_sim(sim, seed, policy.spec)
         text = instruction if instruction is not None else (session.instruction if session else "")
         config = LoopConfig(

@@ -1,14 +1,27 @@
-"""torch -> ONNX export with verified parity, written as a bundle."""
+"""torch -> ONNX export with verified parity, written as a bundle.
 
-from vla_edge.export.api import ExportConfig, export_checkpoint, export_model, export_module
-from vla_edge.export.parity import ParityConfig, ParityReport, compare
+The names below load on first use, so that torch-free modules (the runtime, `validate`) can
+import `vla_edge.export.samples` or `vla_edge.export.parity` without pulling in torch."""
 
-__all__ = [
-    "ExportConfig",
-    "ParityConfig",
-    "ParityReport",
-    "compare",
-    "export_checkpoint",
-    "export_model",
-    "export_module",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "ExportConfig": "vla_edge.export.api",
+    "export_checkpoint": "vla_edge.export.api",
+    "export_model": "vla_edge.export.api",
+    "export_module": "vla_edge.export.api",
+    "ParityConfig": "vla_edge.export.parity",
+    "ParityReport": "vla_edge.export.parity",
+    "compare": "vla_edge.export.parity",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_NAMES[name]), name)

@@ -11,13 +11,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from vla_edge.bundle import Bundle, BundleWriter, new_manifest, sparsity_marker
 from vla_edge.errors import ExportError
 from vla_edge.export.graphs import GenericGraph, GraphSpec, reference_graphs
 from vla_edge.export.onnx_export import DEFAULT_OPSET, onnx_from_torch
-from vla_edge.export.parity import ParityConfig, compare
+from vla_edge.export.parity import ParityConfig
 from vla_edge.export.samples import sample_feeds
 from vla_edge.policy.spec import PolicySpec
 
@@ -200,26 +198,15 @@ def _export_graphs(graphs, feeds, writer, config) -> list[dict]:
 
 
 def _verify(graphs, entries, writer, spec, config, seed, tokenizer):
-    """Run PyTorch and ONNX Runtime side by side on fresh samples and compare."""
-    import torch
+    """PyTorch and ONNX Runtime side by side on at least 32 observations (real frames from
+    `config.parity.data` when given), compared; the observations and the FP32 actions are
+    recorded in the bundle (export/samples.py) for `vla-edge validate`."""
+    from vla_edge.export.parity import verify_graphs
+    from vla_edge.export.samples import SAMPLES_FILE
 
-    from vla_edge.backends.onnxrt import OnnxRuntimeRunner, SessionFromOnnx
-
-    feeds = sample_feeds(spec, tokenizer, batch=config.parity_batch, seed=seed)
-    ref, cand = {}, {}
-    t_feeds, o_feeds = dict(feeds), dict(feeds)
-    for graph, entry in zip(graphs, entries, strict=True):
-        with torch.no_grad():
-            args = [torch.from_numpy(np.ascontiguousarray(t_feeds[n])) for n in graph.input_names]
-            ref_out = graph.module(*args).numpy()
-        with OnnxRuntimeRunner(SessionFromOnnx(writer.path(entry["file"]))) as runner:
-            cand_out = runner.infer({n: o_feeds[n] for n in graph.input_names})[
-                graph.output_names[0]
-            ]
-        name = graph.output_names[0]
-        ref[name], cand[name] = ref_out, cand_out
-        t_feeds[name], o_feeds[name] = ref_out, cand_out
-    return compare(ref, cand, spec, config.parity)
+    paths = [writer.path(e["file"]) for e in entries]
+    record = writer.path(SAMPLES_FILE)
+    return verify_graphs(graphs, paths, spec, config.parity, tokenizer, record, seed)
 
 
 def _postprocessing(spec: PolicySpec) -> dict:

@@ -5,22 +5,34 @@ naming the output, the tolerance and the worst element."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from vla_edge.errors import ParityError
+from vla_edge.export.samples import PARITY_SAMPLES
 from vla_edge.policy.spec import PolicySpec
 
 
 @dataclass
 class ParityConfig:
-    """Tolerances. Action tolerance is a fraction of each dimension's range (high - low)."""
+    """Tolerances, and what an export compares on. Action tolerance is a fraction of each
+    dimension's range (high - low). An export compares PyTorch with ONNX Runtime on `samples`
+    observations (at least 32): real frames from `data` (a demonstration set, an image folder
+    or a .npz) when given, random ones for the rest."""
 
     action_atol_fraction: float = 1e-3
     min_identical_bins: float = 0.99
     embedding_atol: float = 1e-3
+    samples: int = PARITY_SAMPLES
+    data: str | Path | None = None
 
     def __post_init__(self) -> None:
+        if self.samples < PARITY_SAMPLES:
+            raise ParityError(
+                f"parity needs at least {PARITY_SAMPLES} samples, got {self.samples}"
+            )
         if not 0 < self.action_atol_fraction < 1:
             raise ValueError(
                 f"action_atol_fraction must be in (0, 1), got {self.action_atol_fraction}"
@@ -38,6 +50,8 @@ class ParityReport:
     action_error: dict[str, dict[str, float]] = field(default_factory=dict)
     identical_bins: float | None = None
     passed: bool = True
+    real_frames: int | None = None  # of `samples`, how many were camera frames (not random)
+    source: str | None = None  # where the real frames came from
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,3 +132,48 @@ def _failure(a_ref, a_cand, spec, config, report) -> str | None:
         f"{spec.action.units[worst[-1]]}, error {np.abs(a_ref - a_cand)[worst]:.3g} > "
         f"{config.action_atol_fraction:g} x range ({rng[worst[-1]]:g})"
     )
+
+
+def batched(runner: Any, feeds: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
+    """Run an active runner over `feeds` in chunks of `batch` rows; outputs concatenated."""
+    n = len(next(iter(feeds.values())))
+    parts = [
+        runner.infer(runner.feeds_from({k: v[i : i + batch] for k, v in feeds.items()}))
+        for i in range(0, n, batch)
+    ]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def verify_graphs(
+    graphs: list[Any],
+    onnx_paths: list[Path],
+    spec: PolicySpec,
+    config: ParityConfig,
+    tokenizer: Any,
+    record_to: Path | None = None,
+    seed: int = 1,
+    batch: int = 8,
+) -> ParityReport:
+    """Run each torch graph module and its ONNX graph (ONNX Runtime CPU) side by side on the
+    config's observations, chaining a split layout's instruction embedding, and compare. The
+    observations and the ONNX graph's actions on them are written to `record_to` (what
+    `vla-edge validate` compares an engine with when nothing else is at hand)."""
+    from vla_edge.backends.factory import runner_for
+    from vla_edge.export.samples import feeds_of, observations, save_observations
+
+    obs, info = observations(spec, config.samples, config.data, seed)
+    feeds = feeds_of(obs, spec, tokenizer)
+    ref, cand = {}, {}
+    t_feeds, o_feeds = dict(feeds), dict(feeds)
+    for graph, path in zip(graphs, onnx_paths, strict=True):
+        name = graph.output_names[0]
+        with runner_for(graph, backend="torch") as torch_runner:
+            ref[name] = batched(torch_runner, t_feeds, batch)[name]
+        with runner_for(path) as onnx_runner:
+            cand[name] = batched(onnx_runner, o_feeds, batch)[name]
+        t_feeds[name], o_feeds[name] = ref[name], cand[name]
+    report = compare(ref, cand, spec, config)
+    report.real_frames, report.source = info["real_frames"], info["source"]
+    if record_to is not None:
+        save_observations(record_to, obs, cand["actions"])
+    return report

@@ -7,12 +7,14 @@ embedding until the instruction changes, so the per-frame path never re-encodes 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import numpy as np
 
 from vla_edge.backends.base import BACKENDS, Runner
+from vla_edge.backends.factory import RunnerOptions
 from vla_edge.errors import BackendError, BundleError, InputError, ShapeError
 from vla_edge.policy.spec import PolicySpec
 
@@ -28,14 +30,27 @@ class Policy:
         self.cache_hits = self.cache_misses = 0
         self._cache_key: tuple | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
-        for runner in runners.values():
-            runner.activate()
+        self._activate(runners)
         # a monolithic graph of a generic module takes only the inputs its forward declares
         mono = runners.get("monolithic")
         self._takes = {m.name for m in mono.input_metadata()} if mono else set()
         # per-frame checks read these instead of walking the spec on every call
         self._cams = [(c.name, c.input_name, (c.height, c.width, 3)) for c in spec.cameras]
         self._cam_names = {c.name for c in spec.cameras}
+
+    @staticmethod
+    def _activate(runners: dict[str, Runner]) -> None:
+        """Activate every runner, or none: when one fails, those already active are closed."""
+        done: list[Runner] = []
+        try:
+            for runner in runners.values():
+                runner.activate()
+                done.append(runner)
+        except BaseException:
+            for runner in reversed(done):
+                with contextlib.suppress(Exception):  # the activation error is the one to report
+                    runner.deactivate()
+            raise
 
     # --- construction --------------------------------------------------------------------------
     @classmethod
@@ -46,13 +61,23 @@ class Policy:
         providers: list[str] | None = None,
         threads: int | None = None,
         device: str | None = None,
+        options: RunnerOptions | None = None,
     ) -> Policy:
-        """A bundle directory (any backend) or a reference checkpoint directory (torch)."""
+        """A bundle directory (any backend) or a reference checkpoint directory (torch).
+        `options` (vla_edge.backends.RunnerOptions) says how the runners run; `providers`,
+        `threads` and `device` are shorthands for its fields."""
         from vla_edge.policy import loading
 
         if backend not in BACKENDS:
             raise BackendError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
-        return loading.load_policy(cls, Path(path), backend, providers, threads, device)
+        options = (options or RunnerOptions()).but(
+            **{
+                k: v
+                for k, v in {"providers": providers, "threads": threads, "device": device}.items()
+                if v is not None
+            }
+        )
+        return loading.load_policy(cls, Path(path), backend, options)
 
     def close(self) -> None:
         for runner in self.runners.values():

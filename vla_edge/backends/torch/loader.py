@@ -65,3 +65,35 @@ def graph_input_meta(
         }
     )
     return [TensorMeta(n, np.dtype(table[n][0]), table[n][1]) for n in names]
+
+
+def runners_from_model(model, monolithic: bool = False, threads: int | None = None) -> dict:
+    """Torch runners over the same graph modules that export uses, by role."""
+    from vla_edge.backends.torch.runner import TorchRunner
+    from vla_edge.export.graphs import reference_graphs
+
+    spec, d = model.policy_spec, model.config.hidden_size
+    return {
+        g.role: TorchRunner(
+            g.module, graph_input_meta(spec, g.input_names, d), g.output_names, threads
+        )
+        for g in reference_graphs(model, monolithic)
+    }
+
+
+def runners_from_bundle(bundle, threads: int | None = None) -> dict:
+    """Torch runners from the source checkpoint a bundle carries, in the bundle's layout."""
+    from vla_edge.errors import BackendError
+
+    if bundle.source_dir is None:
+        raise BackendError(
+            f"bundle {bundle.path} carries no PyTorch source checkpoint (exported from a generic "
+            "module, or with --no-source): use --backend onnxrt"
+        )
+    if bundle.precision != "fp32":
+        raise BackendError(
+            f"bundle {bundle.path} is {bundle.precision}; its source checkpoint is the FP32 "
+            "parent. Use --backend onnxrt to run this precision"
+        )
+    model = ModelFromCheckpoint(bundle.source_dir)()
+    return runners_from_model(model, bundle.layout == "monolithic", threads)

@@ -59,6 +59,12 @@ def require_machine_matches(device: DeviceProfile, machine: Machine) -> None:
             f"compute capability {machine.compute_capability}: build on the "
             f"{device.title} itself, or pick --device cuda"
         )
+    if device.kind == "jetson" and machine.device and machine.device != device.name:
+        raise DeviceError(
+            f"building for {device.name} on a {machine.device} ({machine.gpu}): an engine is "
+            f"tuned for the GPU that builds it; build on the {device.title} itself, or pass "
+            f"--device {machine.device}"
+        )
 
 
 def _io(trt: Any, engine: Any) -> list[dict[str, Any]]:
@@ -86,7 +92,12 @@ def inspect_plan(trt: Any, plan_file: Path, profile: dict, lib: Path | None) -> 
 
 
 def _graph_build(
-    bundle: Any, graph: dict, options: BuildOptions, device: DeviceProfile, machine: Machine
+    bundle: Any,
+    graph: dict,
+    options: BuildOptions,
+    device: DeviceProfile,
+    machine: Machine,
+    tmp: Path,
 ) -> tuple[BuiltEngine, dict[str, Path]]:
     import onnx
 
@@ -100,7 +111,8 @@ def _graph_build(
     start = time.perf_counter()
     data = EngineFromOnnx(onnx_path, plan)()
     seconds = time.perf_counter() - start
-    tmp = Path(tempfile.mkdtemp(prefix="vla-edge-build-"))
+    tmp = tmp / graph["role"]
+    tmp.mkdir()
     plan_file = tmp / "engine.plan"
     plan_file.write_bytes(data)
     lib = Path(plan.plugin_library) if plan.plugin_library else None
@@ -115,6 +127,7 @@ def _graph_build(
         tensorrt=machine.tensorrt or trt.__version__,
         compute_capability=machine.compute_capability or "",
         l4t=machine.l4t,
+        gpu=machine.gpu,
         jetpack=jetpack_for_l4t(machine.l4t),
         onnx_sha256=graph.get("sha256", ""),
         build={**plan.to_dict(), "seconds": round(seconds, 1), "gpu": machine.gpu},
@@ -144,10 +157,18 @@ def build_all(path: Path, options: BuildOptions) -> list[BuiltEngine]:
     require_machine_matches(device, machine)
     options.plugin_library = plugin_library(options.plugin_library)
     built, files = [], {}
-    for graph in bundle.graphs:
-        engine, new_files = _graph_build(bundle, graph, options, device, machine)
-        built.append(engine)
-        files.update(new_files)
+    with tempfile.TemporaryDirectory(prefix="vla-edge-build-") as tmp:
+        for graph in bundle.graphs:
+            engine, new_files = _graph_build(bundle, graph, options, device, machine, Path(tmp))
+            built.append(engine)
+            files.update(new_files)
+        _record(bundle, built, files, device, options)
+    return built
+
+
+def _record(bundle: Any, built: list[BuiltEngine], files: dict, device, options) -> None:
+    """The engines and sidecars into the bundle, and their manifest entries (replacing those of
+    the same name, which lose their validation: `validate` runs on the new engines)."""
     kept = [
         e
         for e in bundle.manifest.get("engines", [])
@@ -165,4 +186,3 @@ def build_all(path: Path, options: BuildOptions) -> list[BuiltEngine]:
         for b in built
     ]
     bundle.update(add_files=files, engines=entries)
-    return built

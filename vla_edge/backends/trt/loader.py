@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vla_edge.backends.trt.config import BuildOptions, BuildPlan, engine_name, plan_build
-from vla_edge.backends.trt.sidecar import Sidecar, machine_info, sidecar_path
+from vla_edge.backends.trt.sidecar import Machine, Sidecar, machine_info, sidecar_path
 from vla_edge.errors import DependencyError, DeviceError, EngineBuildError
 
 TRT_MISSING = (
@@ -44,10 +44,23 @@ def plugin_library(explicit: Path | str | None = None) -> Path | None:
     return path
 
 
+_PLUGINS: set[str] = set()  # what this process has registered: TensorRT's, then our library
+
+
 def load_plugins(trt: Any, logger: Any, registry: Any, library: Path | None) -> None:
-    trt.init_libnvinfer_plugins(logger, "")
-    if library is not None:
-        registry.load_library(str(library))  # finds getCreators() in the library
+    """Register TensorRT's own plugins and our plugin library, once per process (the plugin
+    registry is process-wide: builders and runtimes share it)."""
+    if "libnvinfer_plugin" not in _PLUGINS:
+        if not trt.init_libnvinfer_plugins(logger, ""):
+            raise EngineBuildError("TensorRT could not initialize its plugins (libnvinfer_plugin)")
+        _PLUGINS.add("libnvinfer_plugin")
+    if library is not None and str(library) not in _PLUGINS:
+        if registry.load_library(str(library)) is None:  # finds getCreators() in the library
+            raise EngineBuildError(
+                f"TensorRT could not load the plugin library {library}: rebuild it with "
+                "`jetson/build_kernels.sh` against this TensorRT"
+            )
+        _PLUGINS.add(str(library))
 
 
 def _logger(trt: Any) -> Any:
@@ -132,7 +145,16 @@ class EngineFromOnnx:
             return None
         path = Path(self.plan.timing_cache)
         cache = config.create_timing_cache(path.read_bytes() if path.is_file() else b"")
-        config.set_timing_cache(cache, ignore_mismatch=False)
+        if cache is None:
+            raise EngineBuildError(
+                f"timing cache {path} could not be read by this TensorRT (corrupt, or from "
+                "another version): delete it or pass another --timing-cache"
+            )
+        if not config.set_timing_cache(cache, ignore_mismatch=False):
+            raise EngineBuildError(
+                f"timing cache {path} was made on another device or TensorRT version: delete "
+                "it or pass another --timing-cache"
+            )
         return cache
 
 
@@ -169,10 +191,12 @@ class BuiltEngine:
     seconds: float
 
 
-def runners_for_bundle(bundle: Any, device: str | None = None, **runner_kwargs: Any) -> dict:
-    """A TensorRTRunner per graph role, from the engines `vla-edge build` wrote for `device`
-    (default: the only device with engines in the bundle)."""
-    from vla_edge.backends.trt.runner import TensorRTRunner
+def choose_engines(bundle: Any, asked: str | None, machine: Machine) -> list[dict[str, Any]]:
+    """The bundle's engines for this machine: those built for the device detected here (an
+    explicit `asked` device must be that one); with no GPU detected, those asked for, or the only
+    device the bundle has engines for."""
+    from vla_edge.backends.trt.sidecar import is_jetson_device
+    from vla_edge.bench.devices import get_device
 
     engines = bundle.manifest.get("engines", [])
     devices = sorted({e["device"] for e in engines})
@@ -181,17 +205,47 @@ def runners_for_bundle(bundle: Any, device: str | None = None, **runner_kwargs: 
             f"bundle {bundle.path} has no TensorRT engines: build them on the "
             f"target with `vla-edge build {bundle.path} --device orin-agx`"
         )
-    if device is None and len(devices) > 1:
-        raise DeviceError(f"bundle has engines for {devices}: pass --device")
-    from vla_edge.bench.devices import get_device
-
-    wanted = get_device(device).name if device else devices[0]
+    here = machine.device
+    wanted = get_device(asked).name if asked else None
+    if here and wanted and wanted != here and (is_jetson_device(here) or wanted != "cuda"):
+        raise DeviceError(
+            f"engines for {wanted} asked, but this machine is {here} ({machine.gpu}): an engine "
+            f"runs only on the device it was built for; build here with `vla-edge build "
+            f"{bundle.path} --device {here}`"
+        )
+    if wanted is None and here:
+        wanted = here if here in devices else None
+        if wanted is None and not is_jetson_device(here) and "cuda" in devices:
+            wanted = "cuda"  # built with --device cuda on a discrete GPU; the sidecar decides
+    if wanted is None and not here and len(devices) == 1:
+        wanted = devices[0]
+    if wanted is None and here:
+        raise DeviceError(
+            f"bundle has engines for {devices}, none for this machine ({here}): run "
+            f"`vla-edge build {bundle.path} --device {here}`"
+        )
+    if wanted is None:
+        raise DeviceError(
+            f"bundle has engines for {devices} and no GPU was detected here to choose: pass "
+            "--engine-device DEVICE"
+        )
     chosen = [e for e in engines if e["device"] == wanted]
     if not chosen:
         raise DeviceError(
             f"bundle has engines for {devices}, not for {wanted}: run "
             f"`vla-edge build {bundle.path} --device {wanted}`"
         )
+    return chosen
+
+
+def runners_for_bundle(
+    bundle: Any, device: str | None = None, machine: Machine | None = None, **runner_kwargs: Any
+) -> dict:
+    """A TensorRTRunner per graph role, from the engines `vla-edge build` wrote for the device
+    detected here (or `device`): see `choose_engines`. Runners are made, not activated."""
+    from vla_edge.backends.trt.runner import TensorRTRunner
+
+    chosen = choose_engines(bundle, device, machine or machine_info())
     return {
         e["role"]: TensorRTRunner(
             bundle.path / e["engine"], bundle_path=bundle.path, **runner_kwargs

@@ -25,7 +25,8 @@ class Machine:
     tensorrt: str | None = None
     compute_capability: str | None = None  # "8.7"
     l4t: str | None = None  # "36.4.3"
-    gpu: str | None = None
+    gpu: str | None = None  # the Jetson's device-tree model, or the discrete GPU's name
+    device: str | None = None  # the device profile detected: orin-nx-16gb, h100, cuda, ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +42,7 @@ class Sidecar:
     tensorrt: str
     compute_capability: str
     l4t: str | None = None
+    gpu: str | None = None  # the GPU model it was built on (Machine.gpu)
     jetpack: str | None = None
     onnx_sha256: str = ""
     build: dict[str, Any] = field(default_factory=dict)
@@ -98,7 +100,27 @@ def mismatches(sidecar: Sidecar, machine: Machine) -> list[str]:
         )
     if sidecar.l4t and machine.l4t and _release(sidecar.l4t, 2) != _release(machine.l4t, 2):
         out.append(f"built on L4T {sidecar.l4t}, this Jetson runs L4T {machine.l4t}")
+    out += _model_mismatch(sidecar, machine)
     return out
+
+
+def is_jetson_device(name: str | None) -> bool:
+    return bool(name) and str(name).startswith("orin")
+
+
+def _model_mismatch(sidecar: Sidecar, machine: Machine) -> list[str]:
+    """The same compute capability is not the same GPU: an AGX Orin engine is tuned for (and
+    may not run on) an Orin NX's GPU. Jetsons compare by device profile (module and memory);
+    discrete GPUs by name."""
+    built_on = sidecar.gpu or (sidecar.build or {}).get("gpu")
+    here = f"{machine.device} ({machine.gpu})" if machine.gpu else str(machine.device)
+    if is_jetson_device(sidecar.device) or is_jetson_device(machine.device):
+        if machine.device and machine.device != sidecar.device:
+            return [f"built for {sidecar.device} ({built_on or 'unknown model'}), this is {here}"]
+        return []
+    if built_on and machine.gpu and built_on != machine.gpu:
+        return [f"built on a {built_on}, this GPU is a {machine.gpu}"]
+    return []
 
 
 def rebuild_command(bundle: Path | str, sidecar: Sidecar) -> str:
@@ -145,10 +167,42 @@ def machine_info() -> Machine:
     release = Path("/etc/nv_tegra_release")
     if release.is_file():
         machine.l4t = parse_l4t(release.read_text(errors="replace"))
-    model = Path("/proc/device-tree/model")
-    if model.is_file():
-        machine.gpu = model.read_text(errors="replace").strip("\x00\n ")
+    machine.gpu, machine.device = detect_device(machine.compute_capability)
     return machine
+
+
+def detect_device(compute_capability: str | None) -> tuple[str | None, str | None]:
+    """(GPU model, device profile) of this machine: a Jetson's device-tree model and profile
+    (orin-agx-64gb, orin-nx-16gb, ...), else a discrete GPU's name and `h100` or `cuda`."""
+    from vla_edge.bench import jetson
+
+    found = jetson.detect()
+    if found is not None:
+        return found.model, found.profile
+    if compute_capability is None:
+        return None, None
+    from vla_edge.bench import nvml
+
+    name = (nvml.device_info() or {}).get("name") or _cuda_device_name()
+    return name, ("h100" if name and "H100" in name else "cuda")
+
+
+def _cuda_device_name() -> str | None:
+    """cudaDeviceProp.name (its first field, char[256]) through libcudart."""
+    import ctypes
+
+    from vla_edge.kernels.cudart import cudart
+
+    lib = cudart()
+    fn = getattr(lib, "cudaGetDeviceProperties_v2", None) or getattr(
+        lib, "cudaGetDeviceProperties", None
+    )
+    if fn is None:
+        return None
+    props = ctypes.create_string_buffer(8192)  # larger than cudaDeviceProp in any CUDA 12
+    if fn(props, 0) != 0:
+        return None
+    return props.raw[:256].split(b"\0", 1)[0].decode(errors="replace") or None
 
 
 def _compute_capability() -> str | None:

@@ -70,7 +70,7 @@ def prune(
     config: PruneConfig,
     resume: bool = False,
 ) -> dict:
-    from vla_edge.compress.prune.latency import model_latency_ms
+    from vla_edge.compress.prune.latency import models_latency_ms
     from vla_edge.policy.tokenizer import load_tokenizer
 
     out = Path(out)
@@ -112,9 +112,9 @@ def prune(
             "pruned": count_parameters(model, per_frame=True),
         },
         "latency_ms": {
-            "parent": model_latency_ms(parent, config.threads),
-            "pruned": model_latency_ms(model, config.threads),
+            **models_latency_ms({"parent": parent, "pruned": model}, config.threads),
             "threads": config.threads,
+            "side_by_side": True,
         },
         "search": search,
         "sparsity": None if keeper is None else sp.sparsity_report(keeper.layers),

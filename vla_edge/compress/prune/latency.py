@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,25 +41,23 @@ def export_policy_graph(model, path: Path) -> list[str]:
     return graph.input_names
 
 
-def measure_onnx(path: Path, feeds: dict, threads: int, iters: int = 30, warmup: int = 5):
-    """Median latency in ms of one ONNX graph under ONNX Runtime CPU."""
-    from vla_edge.backends.onnxrt.loader import SessionFromOnnx
+def models_latency_ms(models: dict, threads: int = 2, iters: int = 30) -> dict[str, float]:
+    """p50 latency in ms of each model's per-frame graph, {label: model}, exported to ONNX and
+    timed side by side under ONNX Runtime CPU (vla_edge.bench.latency: alternating rounds, in
+    this process, idle threads not spinning so the sessions do not slow each other)."""
+    from vla_edge.backends.factory import RunnerOptions, runner_for
+    from vla_edge.bench.latency import time_runners
 
-    session = SessionFromOnnx(path, threads=threads)()
-    names = [i.name for i in session.get_inputs()]
-    feed = {n: feeds[n] for n in names}
-    for _ in range(warmup):
-        session.run(None, feed)
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        session.run(None, feed)
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(np.median(times))
+    opts = RunnerOptions(threads=threads, spinning=False)
+    with tempfile.TemporaryDirectory(prefix="vla-prune-") as tmp:
+        targets = {}
+        for i, (label, model) in enumerate(models.items()):
+            path = Path(tmp) / f"policy-{i}.onnx"
+            export_policy_graph(model, path)
+            targets[label] = (runner_for(path, options=opts), policy_feeds(model))
+        stats = time_runners(targets, iterations=iters, warmup=5, rounds=min(6, iters))
+    return {label: s["p50"] for label, s in stats.items()}
 
 
 def model_latency_ms(model, threads: int = 2, iters: int = 30) -> float:
-    with tempfile.TemporaryDirectory(prefix="vla-prune-") as tmp:
-        path = Path(tmp) / "policy.onnx"
-        export_policy_graph(model, path)
-        return measure_onnx(path, policy_feeds(model), threads, iters)
+    return models_latency_ms({"model": model}, threads, iters)["model"]

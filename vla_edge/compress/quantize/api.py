@@ -200,9 +200,10 @@ class _Job:
                 o.full_int8,
                 self._graphs_with(role, o.full_int8),
             )
+        latency = ev.latency_ms({name: graphs for name, (_g, graphs) in rows.items()})
         return {
-            name: {"bytes": size_bytes(g), "latency_ms_p50": ev.latency_ms(graphs)}
-            for name, (g, graphs) in rows.items()
+            name: {"bytes": size_bytes(g), "latency_ms_p50": latency[name], "side_by_side": True}
+            for name, (g, _graphs) in rows.items()
         }
 
 

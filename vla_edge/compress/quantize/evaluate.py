@@ -3,12 +3,11 @@ in each dimension's units (max, mean, p99), identical action bins, and the budge
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from vla_edge.backends.factory import RunnerOptions, runner_for
 from vla_edge.bundle import Bundle
 from vla_edge.compress.quantize.calibration import CalibrationSet
 from vla_edge.compress.quantize.config import Budget
@@ -33,23 +32,20 @@ def batches(feeds: dict[str, np.ndarray], size: int) -> list[dict[str, np.ndarra
     return [{k: v[i : i + size] for k, v in feeds.items()} for i in range(0, n, size)]
 
 
-def session(graph, threads: int | None = None):
-    """An ONNX Runtime CPU session (all optimizations, as deployed) from a path or ModelProto."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    src = str(graph) if isinstance(graph, (str, Path)) else graph.SerializeToString()
-    return ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
+def graph_runner(graph, options: RunnerOptions | None = None):
+    """A runner for a candidate graph (path or ModelProto): ONNX Runtime CPU, all graph
+    optimizations, as deployed."""
+    return runner_for(graph, options=options)
 
 
 def run_graph(graph, feed_batches: list[dict[str, np.ndarray]], output: str) -> np.ndarray:
-    sess = session(graph)
-    names = {i.name for i in sess.get_inputs()}
-    outs = [sess.run([output], {k: v for k, v in b.items() if k in names})[0] for b in feed_batches]
+    with graph_runner(graph) as runner:
+        outs = [runner.infer(runner.feeds_from(b))[output] for b in feed_batches]
     return np.concatenate(outs)
+
+
+def _frame_role(graphs: dict[str, object]) -> str:
+    return "monolithic" if "monolithic" in graphs else "policy"
 
 
 @dataclass
@@ -123,25 +119,24 @@ class Evaluator:
     def _batches(self) -> list[dict[str, np.ndarray]]:
         return batches(self.feeds, self.batch)
 
-    def latency_ms(self, graphs: dict[str, object], iters: int = 30) -> float:
-        """Median per-frame latency (batch 1) of the per-frame graph, ONNX Runtime CPU, in this
-        process (a quick cost figure; benchmarks/quantize_compare.py times side by side)."""
-        role = "monolithic" if "monolithic" in graphs else "policy"
-        sess = session(graphs[role])
-        names = {i.name for i in sess.get_inputs()}
+    def latency_ms(self, variants: dict[str, dict[str, object]], iters: int = 60) -> dict:
+        """p50 per-frame latency (batch 1, ONNX Runtime CPU) of each variant's per-frame graph,
+        {label: graphs}, timed side by side in alternating rounds (vla_edge.bench.latency) in
+        this process, idle threads not spinning so the sessions do not slow each other."""
+        from vla_edge.bench.latency import time_runners
+
         feeds = {
             **self.feeds,
             **({EMBEDDING: self.ref[EMBEDDING]} if EMBEDDING in self.ref else {}),
         }
-        one = {k: v[:1] for k, v in feeds.items() if k in names}
-        for _ in range(5):
-            sess.run(None, one)
-        times = []
-        for _ in range(iters):
-            t = time.perf_counter()
-            sess.run(None, one)
-            times.append((time.perf_counter() - t) * 1e3)
-        return float(np.median(times))
+        one = {k: v[:1] for k, v in feeds.items()}
+        opts = RunnerOptions(spinning=False)
+        targets = {
+            label: (graph_runner(graphs[_frame_role(graphs)], opts), one)
+            for label, graphs in variants.items()
+        }
+        stats = time_runners(targets, iterations=iters, warmup=5, rounds=6)
+        return {label: s["p50"] for label, s in stats.items()}
 
     def evaluate(self, graphs: dict[str, object], label: str = "quantized") -> Metrics:
         return self.metrics(self.run(graphs), label)

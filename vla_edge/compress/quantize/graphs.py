@@ -165,9 +165,11 @@ def float_outputs(model) -> list[str]:
 
 
 def tensor_absmax(model, feeds: list[dict[str, np.ndarray]], names: list[str]) -> dict[str, float]:
-    """Largest |value| of each named tensor over all feed batches (FP32, ONNX Runtime)."""
+    """Largest |value| of each named tensor over all feed batches (FP32, ONNX Runtime, graph
+    optimizations off so every named tensor exists)."""
     import onnx
-    import onnxruntime as ort
+
+    from vla_edge.backends.factory import RunnerOptions, runner_for
 
     aug = onnx.ModelProto()
     aug.CopyFrom(model)
@@ -175,14 +177,12 @@ def tensor_absmax(model, feeds: list[dict[str, np.ndarray]], names: list[str]) -
     for name in names:
         if name not in known:
             aug.graph.output.append(onnx.ValueInfoProto(name=name))
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(aug.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     out = dict.fromkeys(names, 0.0)
-    for batch in feeds:
-        values = sess.run(names, batch)
-        for name, v in zip(names, values, strict=True):
-            if v.size and np.issubdtype(v.dtype, np.floating):
-                out[name] = max(out[name], float(np.nanmax(np.abs(v))))
+    with runner_for(aug, options=RunnerOptions(optimization="disable")) as runner:
+        for batch in feeds:
+            values = runner.infer(runner.feeds_from(batch))
+            for name in names:
+                v = values[name]
+                if v.size and np.issubdtype(v.dtype, np.floating):
+                    out[name] = max(out[name], float(np.nanmax(np.abs(v))))
     return out

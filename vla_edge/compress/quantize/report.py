@@ -99,6 +99,8 @@ def write_bundle(
         entries.append(_entry(writer, role, o.graphs[role], o.precisions[role], details))
     if parent.tokenizer_dir is not None:
         shutil.copytree(parent.tokenizer_dir, writer.path("tokenizer"), dirs_exist_ok=True)
+    if (parent.path / "samples").is_dir():  # the export's observations, for `vla-edge validate`
+        shutil.copytree(parent.path / "samples", writer.path("samples"), dirs_exist_ok=True)
     manifest = new_manifest(config.name or name, parent.spec, "quantize", config.settings(), parent)
     manifest["graphs"] = entries
     manifest["preprocessing"] = parent.manifest.get("preprocessing", {})
