@@ -41,6 +41,15 @@ def test_runner_off_device_raises_dependency_error(tmp_path):
     assert not runner.is_active
 
 
+@pytest.fixture(autouse=True)
+def _no_gpu_detected(monkeypatch):
+    """Engine choice depends on the GPU detected; these tests describe a machine without one."""
+    from vla_edge.backends.trt import loader
+    from vla_edge.backends.trt.sidecar import Machine
+
+    monkeypatch.setattr(loader, "machine_info", Machine)
+
+
 def test_bundle_without_engines_names_the_build_command(tiny_bundle):
     from vla_edge.backends.trt.loader import runners_for_bundle
     from vla_edge.bundle import Bundle
