@@ -142,8 +142,9 @@ def test_minilm_text_encoder_exports_with_its_tokenizer(tmp_path):
     from vla_edge.policy.checkpoints import create_checkpoint
     from vla_edge.policy.policy import Policy
 
-    create_checkpoint(tmp_path / "ck", "tiny", "continuous", None, ("front",), 4, 8, "minilm", 0,
-                      False)
+    create_checkpoint(
+        tmp_path / "ck", "tiny", "continuous", None, ("front",), 4, 8, "minilm", 0, False
+    )
     b = export_checkpoint(tmp_path / "ck", tmp_path / "b")
     parity = b.manifest["validation"]["parity"]
     assert parity["passed"] and parity["max_abs_error"]["instruction_embedding"] < 1e-4

@@ -30,9 +30,7 @@ class ParityConfig:
 
     def __post_init__(self) -> None:
         if self.samples < PARITY_SAMPLES:
-            raise ParityError(
-                f"parity needs at least {PARITY_SAMPLES} samples, got {self.samples}"
-            )
+            raise ParityError(f"parity needs at least {PARITY_SAMPLES} samples, got {self.samples}")
         if not 0 < self.action_atol_fraction < 1:
             raise ValueError(
                 f"action_atol_fraction must be in (0, 1), got {self.action_atol_fraction}"

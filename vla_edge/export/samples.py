@@ -51,9 +51,7 @@ def observations(spec: PolicySpec, n: int, data=None, seed: int = 1) -> tuple[di
     parts = [real.take(np.arange(k))] if k else []
     if k < n:
         parts.append(CalibrationSet.random(spec, n - k, seed))
-    obs = {
-        c.input_name: np.concatenate([p.frames[c.name] for p in parts]) for c in spec.cameras
-    }
+    obs = {c.input_name: np.concatenate([p.frames[c.name] for p in parts]) for c in spec.cameras}
     obs["instructions"] = np.asarray([t for p in parts for t in p.instructions], dtype=str)
     if spec.state_dim:
         obs["state"] = np.concatenate([p.states for p in parts]).astype(np.float32)

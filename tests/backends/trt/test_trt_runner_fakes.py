@@ -173,8 +173,7 @@ class _Bundle:
         self.path = tmp_path
         self.manifest = {
             "engines": [
-                {"role": "policy", "engine": f"engines/{d}-fp16.plan", "device": d}
-                for d in devices
+                {"role": "policy", "engine": f"engines/{d}-fp16.plan", "device": d} for d in devices
             ]
         }
 
