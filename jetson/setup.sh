@@ -25,9 +25,9 @@ command -v nvcc >/dev/null || { echo "setup: nvcc not found: install the CUDA to
 
 python3 -m venv --system-site-packages .venv
 .venv/bin/pip install -q --upgrade pip
-# torch for Jetson comes from NVIDIA's wheel index (JetPack 6); install it first if you need the
-# torch backend. The TensorRT path needs only numpy/onnx/pycuda.
-.venv/bin/pip install -q -e '.[jetson,dev]'
+# The runtime needs no torch: vla-edge[jetson] is numpy/onnx/onnxruntime/tokenizers/pycuda. For the
+# torch backend or an export on the Orin, install NVIDIA's JetPack 6 torch wheel, then '.[export]'.
+.venv/bin/pip install -q -e '.[jetson]' 'pytest>=8'  # pytest: jetson/test_kernels.sh
 .venv/bin/python -c "import tensorrt, pycuda.driver; print('tensorrt', tensorrt.__version__)"
 
 jetson/build_kernels.sh

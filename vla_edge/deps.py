@@ -14,6 +14,10 @@ from vla_edge.errors import DependencyError
 
 # module name -> (extra that provides it, extra hint shown to the user)
 KNOWN: dict[str, tuple[str, str]] = {
+    "torch": ("export", "install the CPU wheel first: `pip install torch==2.13.0`"),
+    "transformers": ("export", ""),
+    "onnxscript": ("export", ""),
+    "tqdm": ("export", ""),
     "tensorrt": (
         "trt",
         "on a Jetson, TensorRT comes with JetPack: `sudo apt install python3-libnvinfer`",
@@ -55,3 +59,14 @@ def require(module: str, extra: str | None = None, purpose: str = "") -> ModuleT
         if hint:
             msg += f"; {hint}"
         raise DependencyError(f"{msg}. (import error: {exc})") from exc
+
+
+def missing_module_error(exc: ModuleNotFoundError) -> DependencyError | None:
+    """A DependencyError with the install command when `exc` is about a known optional module
+    (e.g. torch in a runtime-only install); None for anything else (a real bug)."""
+    root = (exc.name or "").split(".")[0]
+    if root not in KNOWN:
+        return None
+    extra, hint = KNOWN[root]
+    msg = f"{root} is not installed: this command needs `pip install 'vla-edge[{extra}]'`"
+    return DependencyError(f"{msg}; {hint}" if hint else msg)

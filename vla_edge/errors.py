@@ -61,6 +61,14 @@ class DeviceError(VlaEdgeError):
     """The device asked for is unknown, absent, or does not match an engine."""
 
 
+class DeployError(VlaEdgeError):
+    """Deploying onto a robot computer was refused or failed (the previous version stays)."""
+
+
+class SshError(DeployError):
+    """The robot could not be reached or logged into over SSH (host, key, or host key)."""
+
+
 class DataError(VlaEdgeError):
     """A demonstration dataset is missing, empty or corrupted."""
 

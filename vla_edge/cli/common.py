@@ -46,17 +46,21 @@ def handle_errors(fn):
     import functools
     import os
 
+    from vla_edge.deps import missing_module_error
     from vla_edge.errors import VlaEdgeError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except VlaEdgeError as exc:
+        except (VlaEdgeError, ModuleNotFoundError) as exc:
             if os.environ.get("VLA_EDGE_DEBUG") == "1":
                 raise
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            err = exc if isinstance(exc, VlaEdgeError) else missing_module_error(exc)
+            if err is None:  # not an optional dependency: a bug, keep the traceback
+                raise
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from None
 
     return wrapper
 

@@ -1,4 +1,6 @@
-"""`vla-edge predict BUNDLE --image [CAM=]PATH --instruction TEXT`: one action chunk."""
+"""`vla-edge predict BUNDLE --image [CAM=]PATH --instruction TEXT`: one action chunk.
+`vla-edge predict BUNDLE --example` runs a test pattern and an example instruction (a smoke test
+that needs no files: `deploy` runs it on the robot as its health check)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from vla_edge.cli.options import (
 )
 from vla_edge.errors import InputError
 
+EXAMPLE_INSTRUCTION = "pick up the red block"
+
 
 def register(app: typer.Typer) -> None:
     command(app, "predict")(predict)
@@ -24,7 +28,10 @@ def register(app: typer.Typer) -> None:
 
 def predict(
     bundle: Annotated[Path, typer.Argument(help="Bundle (or checkpoint with --backend torch).")],
-    instruction: Annotated[str, typer.Option(help="What the robot should do.")],
+    instruction: Annotated[
+        str | None,
+        typer.Option(help=f"What the robot should do (with --example: {EXAMPLE_INSTRUCTION!r})."),
+    ] = None,
     image: Annotated[
         list[str] | None,
         typer.Option("--image", help="[CAMERA=]PATH of an image (PNG/JPEG/.npy); once per camera."),
@@ -61,6 +68,9 @@ def predict(
             cam = cam or spec.camera_names[0]
             c = spec.camera(cam)
             frames[cam] = load_image(Path(path), (c.height, c.width) if resize else None)
+        if instruction is None and not example:
+            raise InputError("give --instruction TEXT (it may be left out only with --example)")
+        instruction = EXAMPLE_INSTRUCTION if instruction is None else instruction
         st = None if state is None else _parse_state(state)
         if st is None and spec.state_dim:
             st = np.asarray(spec.normalization.state_mean or [0.0] * spec.state_dim, np.float32)

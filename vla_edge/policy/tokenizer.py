@@ -1,5 +1,6 @@
 """Instruction tokenizers: a built-in byte tokenizer (no files) and local Hugging Face tokenizers
-(e.g. the WordPiece tokenizer shipped with all-MiniLM-L6-v2), both padding to a fixed length.
+(e.g. the WordPiece tokenizer shipped with all-MiniLM-L6-v2, read with `tokenizers`, no torch),
+both padding to a fixed length.
 
 `tok(texts) -> (input_ids int64 [B, L], attention_mask int64 [B, L])`.
 An instruction longer than `max_tokens` is refused (a silently cut instruction changes the task).
@@ -7,6 +8,8 @@ An instruction longer than `max_tokens` is refused (a silently cut instruction c
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -54,37 +57,101 @@ class ByteTokenizer:
 
 
 class HFTokenizer:
-    """A local transformers tokenizer directory (offline), padded to max_tokens."""
+    """A local Hugging Face tokenizer (`tokenizer.json`, read with the `tokenizers` library, no
+    torch or transformers), padded to max_tokens. A folder with only a slow tokenizer (e.g.
+    `vocab.txt`) is converted with transformers when it is installed (the export side)."""
 
     kind = "bundle"
 
     def __init__(self, directory: str | Path, max_tokens: int) -> None:
-        from transformers import AutoTokenizer
-
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise SpecError(f"tokenizer directory {self.directory} does not exist")
-        self.tok = AutoTokenizer.from_pretrained(str(self.directory), local_files_only=True)
+        self.tok = _load_fast(self.directory)
+        self.tok.no_padding()
+        self.tok.no_truncation()
+        self.config = _read_config(self.directory)
         self.max_tokens = max_tokens
-        self.vocab_size = self.tok.vocab_size
+        self.vocab_size = self.tok.get_vocab_size(with_added_tokens=False)
+        self.pad_id = self._pad_id()
+        self.left = self.config.get("padding_side") == "left"
+
+    def _pad_id(self) -> int:
+        token = self.config.get("pad_token")
+        if isinstance(token, dict):  # older configs store AddedToken dicts
+            token = token.get("content")
+        pad = self.tok.token_to_id(token) if isinstance(token, str) else None
+        return int(pad) if pad is not None else 0
+
+    def encode(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise InputError(f"instruction must be a string, got {type(text).__name__}")
+        ids = self.tok.encode(text).ids
+        if len(ids) > self.max_tokens:
+            raise InputError(
+                f"instruction is {len(ids)} tokens but this policy accepts at most "
+                f"{self.max_tokens}: shorten it: {text[:60]!r}"
+            )
+        return ids
 
     def __call__(self, texts: str | list[str]) -> tuple[np.ndarray, np.ndarray]:
         texts = [texts] if isinstance(texts, str) else list(texts)
-        for text in texts:
-            if not isinstance(text, str):
-                raise InputError(f"instruction must be a string, got {type(text).__name__}")
-            n = len(self.tok(text)["input_ids"])
-            if n > self.max_tokens:
-                raise InputError(
-                    f"instruction is {n} tokens but this policy accepts at most {self.max_tokens}: "
-                    f"shorten it: {text[:60]!r}"
-                )
-        enc = self.tok(texts, padding="max_length", max_length=self.max_tokens, return_tensors="np")
-        return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
+        ids = np.full((len(texts), self.max_tokens), self.pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, text in enumerate(texts):
+            enc = self.encode(text)
+            cols = slice(self.max_tokens - len(enc), None) if self.left else slice(0, len(enc))
+            ids[row, cols] = enc
+            mask[row, cols] = 1
+        return ids, mask
 
     def save(self, directory: Path) -> list[Path]:
+        """tokenizer.json (what the runtime reads) and the folder's tokenizer_config.json."""
         directory.mkdir(parents=True, exist_ok=True)
-        return [Path(p) for p in self.tok.save_pretrained(str(directory))]
+        out = directory / "tokenizer.json"
+        self.tok.save(str(out))
+        written = [out]
+        for name in ("tokenizer_config.json", "special_tokens_map.json"):
+            if (self.directory / name).is_file():
+                shutil.copyfile(self.directory / name, directory / name)
+                written.append(directory / name)
+        return written
+
+
+def _load_fast(directory: Path):
+    """The folder's tokenizer.json as a `tokenizers.Tokenizer`."""
+    file = directory / "tokenizer.json"
+    if file.is_file():
+        from vla_edge.deps import require
+
+        tokenizers = require("tokenizers", purpose="read the bundle's text tokenizer")
+        try:
+            return tokenizers.Tokenizer.from_file(str(file))
+        except Exception as exc:  # the Rust parser raises a plain Exception
+            raise SpecError(f"{file} is not a readable tokenizer ({exc}); re-export") from exc
+    from vla_edge.deps import available
+
+    if not available("transformers"):
+        raise SpecError(
+            f"tokenizer folder {directory} has no tokenizer.json: re-export the bundle with "
+            "this vla-edge (export writes tokenizer.json), or install 'vla-edge[export]'"
+        )
+    from transformers import AutoTokenizer
+
+    fast = AutoTokenizer.from_pretrained(str(directory), local_files_only=True, use_fast=True)
+    if not getattr(fast, "is_fast", False):
+        raise SpecError(f"the tokenizer in {directory} has no fast (tokenizers) version")
+    return fast.backend_tokenizer
+
+
+def _read_config(directory: Path) -> dict:
+    file = directory / "tokenizer_config.json"
+    if not file.is_file():
+        return {}
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{file} is not valid JSON ({exc})") from exc
 
 
 def load_tokenizer(kind: str, max_tokens: int, directory: str | Path | None = None):
