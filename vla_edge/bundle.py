@@ -23,6 +23,7 @@ from vla_edge.policy.spec import PolicySpec
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ROLES = ("instruction_encoder", "policy", "monolithic")
+KV_CACHE_ROLES = ("vision_encoder", "prefix", "prefill", "decode_step")  # autoregressive VLAs
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
@@ -220,6 +221,8 @@ class Bundle:
     @property
     def layout(self) -> str:
         roles = {g["role"] for g in self.graphs}
+        if "prefill" in roles:
+            return "kv-cache"
         return "monolithic" if "monolithic" in roles else "split"
 
     def graph(self, role: str) -> dict[str, Any]:
@@ -246,9 +249,9 @@ class Bundle:
 
     @property
     def precision(self) -> str:
-        """Precision of the per-frame graph (policy or monolithic)."""
+        """Precision of the per-frame graph (policy, monolithic, or a decoder's decode step)."""
         for g in self.graphs:
-            if g["role"] in ("policy", "monolithic"):
+            if g["role"] in ("policy", "monolithic", "decode_step", "prefill"):
                 return g.get("precision", "fp32")
         return self.graphs[0].get("precision", "fp32") if self.graphs else "fp32"
 

@@ -102,4 +102,10 @@ def parity_lines(parity: dict | None) -> list[str]:
     )
     if parity.get("identical_bins") is not None:
         lines.append(f"identical action bins: {parity['identical_bins']:.2%}")
+    if parity.get("tokens"):  # a decoder LLM: its greedy decode against PyTorch's
+        t = parity["tokens"]
+        lines.append(
+            f"identical token sequences: {t['identical_sequences']:.2%} of {t['samples']} "
+            f"({t['tokens_per_sample']} tokens each; PyTorch greedy decode as reference)"
+        )
     return lines

@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 def create(
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint directory to write.")],
     preset: Annotated[str, typer.Option(help="tiny | small | base | edge")] = "tiny",
-    head: Annotated[str, typer.Option(help="bins | continuous | flow")] = "bins",
+    head: Annotated[
+        str, typer.Option(help="bins | continuous | flow | ar (decoder LLM) | ar-parallel")
+    ] = "bins",
     image_size: Annotated[int, typer.Option(help="Camera height = width (0: preset default).")] = 0,
     cameras: Annotated[str, typer.Option(help="Comma-separated camera names.")] = "front",
     chunk: Annotated[int, typer.Option(help="Action chunk length.")] = 4,
@@ -31,12 +33,26 @@ def create(
         str, typer.Option(help="own | minilm (all-MiniLM-L6-v2 weights).")
     ] = "own",
     seed: Annotated[int, typer.Option(help="Random seed of the initialization.")] = 0,
+    decoder: Annotated[str, typer.Option(help="ar heads: llama | qwen2 decoder.")] = "llama",
+    decoder_weights: Annotated[
+        Path | None, typer.Option(help="ar heads: a local transformers Llama/Qwen2 model.")
+    ] = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a randomly initialized reference model (to try export, quantize, benchmark)."""
+    from vla_edge.policy.autoregressive import AR_HEADS
     from vla_edge.policy.checkpoints import create_checkpoint
 
+    if head in AR_HEADS:
+        from vla_edge.policy.autoregressive.presets import create_ar_checkpoint
+        from vla_edge.policy.reference import default_spec
+
+        spec = default_spec(preset, "bins", image_size or None, chunk, tuple(cameras.split(",")),
+                            state_dim)  # fmt: skip
+        info = create_ar_checkpoint(output, preset, head, spec, decoder, decoder_weights, seed,
+                                    force)  # fmt: skip
+        return _report(info, preset, head, output, json_out)
     info = create_checkpoint(
         output,
         preset,
@@ -49,6 +65,10 @@ def create(
         seed,
         force,
     )
+    _report(info, preset, head, output, json_out)
+
+
+def _report(info: dict, preset: str, head: str, output: Path, json_out: bool) -> None:
     if json_out:
         print_json(info)
         return

@@ -52,6 +52,10 @@ def export_checkpoint(
     model = ModelFromCheckpoint(ckpt)()
     config = config or ExportConfig()
     tok_dir = ckpt / "tokenizer" if (ckpt / "tokenizer").is_dir() else None
+    if model.config.model_type == "vla_edge_autoregressive":  # decoder LLM: KV-cache graphs
+        from vla_edge.export.kv_cache import export_autoregressive
+
+        return export_autoregressive(model, out, config, tok_dir, ckpt)
     return export_model(model, out, config, tokenizer_dir=tok_dir, source=ckpt)
 
 

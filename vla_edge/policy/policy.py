@@ -37,6 +37,11 @@ class Policy:
         # per-frame checks read these instead of walking the spec on every call
         self._cams = [(c.name, c.input_name, (c.height, c.width, 3)) for c in spec.cameras]
         self._cam_names = {c.name for c in spec.cameras}
+        self._decoder = None  # a KV-cache bundle (decoder LLM): the decode loop runs the graphs
+        if "prefill" in runners:
+            from vla_edge.policy.autoregressive.decode import KvCacheDecoder
+
+            self.layout, self._decoder = "autoregressive", KvCacheDecoder(runners, spec)
 
     @staticmethod
     def _activate(runners: dict[str, Runner]) -> None:
@@ -122,6 +127,10 @@ class Policy:
         return actions
 
     def _run(self, feeds: dict[str, np.ndarray], texts: tuple[str, ...]) -> np.ndarray:
+        if self._decoder is not None:
+            actions, hit = self._decoder.run(feeds, texts, self.tokenizer)
+            self.cache_hits, self.cache_misses = self.cache_hits + hit, self.cache_misses + 1 - hit
+            return actions
         if self.layout == "monolithic":
             if "input_ids" in self._takes:
                 feeds["input_ids"], feeds["attention_mask"] = self.tokenizer(list(texts))
@@ -146,7 +155,9 @@ class Policy:
 
     def encode_instruction(self, instruction: str) -> None:
         """Warm the instruction cache (e.g. when the operator changes the task)."""
-        if self.layout == "split":
+        if self._decoder is not None:
+            self._decoder.prefix((instruction,), self.tokenizer)
+        elif self.layout == "split":
             self._instruction((instruction,))
 
     # --- input checks --------------------------------------------------------------------------

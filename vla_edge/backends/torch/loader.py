@@ -11,15 +11,25 @@ from vla_edge.backends.base import TensorMeta
 from vla_edge.errors import CheckpointError
 from vla_edge.policy.spec import PolicySpec
 
+# model_type in a checkpoint's config.json -> (module, class) of its family
+FAMILIES = {
+    "vla_edge_reference": ("vla_edge.policy.reference", "VlaForActions"),
+    "vla_edge_autoregressive": ("vla_edge.policy.autoregressive.modeling", "ArVlaForActions"),
+}
 
-def is_checkpoint(path: Path) -> bool:
+
+def model_type(path: Path) -> str | None:
     cfg = path / "config.json"
     if not cfg.is_file():
-        return False
+        return None
     try:
-        return json.loads(cfg.read_text()).get("model_type") == "vla_edge_reference"
+        return json.loads(cfg.read_text()).get("model_type")
     except json.JSONDecodeError:
-        return False
+        return None
+
+
+def is_checkpoint(path: Path) -> bool:
+    return model_type(path) in FAMILIES
 
 
 class ModelFromCheckpoint:
@@ -32,19 +42,21 @@ class ModelFromCheckpoint:
         if not is_checkpoint(self.path):
             raise CheckpointError(
                 f"{self.path} is not a vla-edge reference checkpoint (no config.json with "
-                "model_type 'vla_edge_reference'); create one with `vla-edge model create` or "
+                f"model_type in {sorted(FAMILIES)}); create one with `vla-edge model create` or "
                 "`vla-edge train`"
             )
         if not (self.path / "model.safetensors").is_file():
             raise CheckpointError(f"{self.path} has no model.safetensors")
+        import importlib
+
         from transformers.utils import logging as hf_logging
 
-        from vla_edge.policy.reference import VlaForActions
-
+        module, name = FAMILIES[model_type(self.path)]
+        family = getattr(importlib.import_module(module), name)
         hf_logging.disable_progress_bar()
 
         try:
-            model = VlaForActions.from_pretrained(str(self.path), local_files_only=True)
+            model = family.from_pretrained(str(self.path), local_files_only=True)
         except Exception as exc:  # transformers raises many kinds
             raise CheckpointError(f"could not load checkpoint {self.path}: {exc}") from exc
         return model.eval()
@@ -72,6 +84,10 @@ def runners_from_model(model, monolithic: bool = False, threads: int | None = No
     from vla_edge.backends.torch.runner import TorchRunner
     from vla_edge.export.graphs import reference_graphs
 
+    if model.config.model_type == "vla_edge_autoregressive":  # decoder LLM: KV-cache graphs
+        from vla_edge.export.kv_graphs import torch_runners
+
+        return torch_runners(model, threads)
     spec, d = model.policy_spec, model.config.hidden_size
     return {
         g.role: TorchRunner(
