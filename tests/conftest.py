@@ -11,6 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 HEADS = ("bins", "continuous", "flow")
+pytest_plugins = ["tests.ar_bundles"]  # autoregressive checkpoints/bundles (ar_bundle)
 
 
 def make_checkpoint(root: Path, head: str, preset: str = "tiny", **kw) -> Path:

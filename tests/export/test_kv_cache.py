@@ -14,26 +14,10 @@ from vla_edge.errors import ExportError, ParityError
 from vla_edge.export import ExportConfig, ParityConfig, export_checkpoint
 from vla_edge.policy.autoregressive.presets import create_ar_checkpoint
 from vla_edge.policy.policy import Policy
-from vla_edge.policy.reference import default_spec
 
 FRAME = {"front": np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)}
 STATE = np.linspace(-1, 1, 8).astype(np.float32)
 ROLES = ["vision_encoder", "prefix", "prefill", "decode_step"]
-
-
-@pytest.fixture(scope="session")
-def ar_bundle(artifacts):
-    """Factory: tiny autoregressive / parallel checkpoint and bundle (cached)."""
-
-    def make(head="ar", decoder="llama"):
-        ck, out = artifacts / f"ck-{head}-{decoder}", artifacts / f"bundle-{head}-{decoder}"
-        if not out.exists():
-            spec = default_spec("tiny", "bins", chunk=2)
-            create_ar_checkpoint(ck, "tiny", head, spec, decoder, seed=1)
-            export_checkpoint(ck, out)
-        return ck, out
-
-    return make
 
 
 def test_bundle_roles_static_shapes_and_token_parity(ar_bundle):

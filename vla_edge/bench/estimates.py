@@ -115,6 +115,10 @@ def estimate_bundle(
     cache: CostCache,
 ) -> dict[str, Any]:
     """Estimate record for one bundle at one precision on one device."""
+    if bundle.layout == "kv-cache":  # a decoder LLM: per token and per action
+        from vla_edge.bench.decode import estimate_kv_bundle
+
+        return estimate_kv_bundle(bundle, precision, device, eff, batch, cache)
     target = "onnxruntime" if device.kind == "host" else "tensorrt"
     costs = bundle_costs(bundle, precision, target, batch, cache)
     graphs = {role: predict(c, device, eff, role) for role, c in costs.items()}

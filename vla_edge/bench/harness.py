@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_edge.bench.decode import decode_stats
 from vla_edge.bench.latency import alternate, summary
 from vla_edge.bench.variants import Plan, Variant
 from vla_edge.errors import BackendError, InputError
@@ -52,6 +53,7 @@ class Worker:
     def __init__(self, variant: Variant, cfg: MeasureConfig) -> None:
         self.variant = variant
         self.intervals: list[tuple[float, float]] = []
+        self.decode: list[dict] = []  # a decoder LLM's per-call graph timings
         conf = {
             "bundle": variant.bundle,
             "backend": variant.backend,
@@ -99,6 +101,7 @@ class Worker:
         start = time.monotonic()
         answer = self.ask(f"run {n}")
         self.intervals.append((start, time.monotonic()))
+        self.decode += answer.get("decode") or []
         return answer["times_ms"], answer["cpu_ms"]
 
     def close(self) -> dict[str, Any]:
@@ -207,6 +210,7 @@ def _result(w: Worker, both, final, ref_actions, spec, cfg: MeasureConfig) -> di
             **(final.get("cuda") or {}),
         },
         "action_error": err,
+        "decode": decode_stats(w.decode),
         "times_ms": times,
         "intervals": w.intervals,
     }

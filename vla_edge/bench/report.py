@@ -137,7 +137,9 @@ def error_table(report: dict[str, Any]) -> Table | None:
 
 
 def tables(report: dict[str, Any]) -> list[Table]:
-    makers = (measured_table, error_table, estimate_table, fits_table)
+    from vla_edge.bench.decode import decode_table
+
+    makers = (measured_table, error_table, estimate_table, decode_table, fits_table)
     return [t for t in (make(report) for make in makers) if t is not None]
 
 

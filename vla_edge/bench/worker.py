@@ -72,15 +72,18 @@ def _reply(data: dict) -> None:
     sys.stdout.flush()
 
 
-def _time(policy, frames, state, n: int) -> tuple[list[float], list[float]]:
+def _time(policy, frames, state, n: int, decode: list | None = None):
     """Wall-clock and process CPU time of each call, in ms. With one thread the CPU time is
-    the compute time even when other jobs share the machine (wall time then includes waits)."""
+    the compute time even when other jobs share the machine (wall time then includes waits).
+    A decoder LLM's per-graph-call timings go into `decode`."""
     wall, cpu = [], []
     for _ in range(n):
         start, start_cpu = time.perf_counter(), time.process_time()
         policy.predict_batch(frames, INSTRUCTION, state)
         wall.append((time.perf_counter() - start) * 1e3)
         cpu.append((time.process_time() - start_cpu) * 1e3)
+        if decode is not None and policy.decode_timing:
+            decode.append(policy.decode_timing)
     return wall, cpu
 
 
@@ -99,8 +102,9 @@ def serve(cfg: dict) -> None:
             _time(policy, frames, state, int(arg))
             _reply({"ok": True})
         elif cmd == "run":
-            wall, cpu = _time(policy, frames, state, int(arg))
-            _reply({"times_ms": wall, "cpu_ms": cpu})
+            decode: list = []
+            wall, cpu = _time(policy, frames, state, int(arg), decode)
+            _reply({"times_ms": wall, "cpu_ms": cpu, "decode": decode})
         elif cmd == "quit":
             policy.close()
             _reply({"memory": memory_mb(), "base": base, "cuda": _cuda_memory()})

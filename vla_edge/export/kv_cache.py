@@ -152,6 +152,7 @@ def decoding_block(model) -> dict:
             "type": cfg.decoder_type,
             "layers": lay.layers,
             "hidden": lay.hidden,
+            "intermediate": dec.intermediate_size,
             "heads": dec.num_attention_heads,
             "kv_heads": lay.kv_heads,
             "head_dim": lay.head_dim,

@@ -94,6 +94,11 @@ class Policy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def decode_timing(self) -> dict | None:
+        """A decoder LLM's last predict, per graph call (vision, prefill, each decode step)."""
+        return self._decoder.last_ms if self._decoder is not None else None
+
     # --- inference -----------------------------------------------------------------------------
     def predict(
         self, frames: dict[str, np.ndarray], instruction: str, state: np.ndarray | None = None
