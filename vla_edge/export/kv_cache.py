@@ -21,9 +21,8 @@ from vla_edge.bundle import Bundle, BundleWriter, new_manifest
 from vla_edge.errors import ExportError
 from vla_edge.export.kv_graphs import Layout, kv_graph_specs, torch_runners
 from vla_edge.export.kv_parity import Recorder, samples, verify
+from vla_edge.export.samples import SAMPLES_FILE
 from vla_edge.policy.autoregressive.decode import KvCacheDecoder
-
-MIN_PARITY_SAMPLES = 16
 
 
 def _export_graph(graph, example: dict, path: Path, opset: int) -> dict:
@@ -94,9 +93,9 @@ def export_autoregressive(model, out, config, tokenizer_dir=None, source=None) -
             for g in kv_graph_specs(traced)
         ]
         export_s = time.perf_counter() - started
-        n = max(config.parity_batch, MIN_PARITY_SAMPLES)
         paths = {e["role"]: writer.path(e["file"]) for e in entries}
-        report = verify(model, paths, spec, tokenizer, n, config.parity)
+        record = writer.path(SAMPLES_FILE)
+        report = verify(model, paths, spec, tokenizer, config.parity, record)
         manifest = new_manifest(config.name or out.name, spec, "export", _settings(model, config))
         manifest["graphs"] = entries
         manifest.update(_pre_post(model, spec))

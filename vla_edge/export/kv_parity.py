@@ -15,7 +15,13 @@ import numpy as np
 from vla_edge.errors import ParityError
 from vla_edge.export.kv_graphs import torch_runners
 from vla_edge.export.parity import compare
-from vla_edge.export.samples import INSTRUCTIONS, sample_feeds
+from vla_edge.export.samples import (
+    INSTRUCTIONS,
+    feeds_of,
+    observations,
+    sample_feeds,
+    save_observations,
+)
 from vla_edge.policy.autoregressive.decode import KvCacheDecoder
 
 
@@ -37,11 +43,21 @@ class Recorder:
 
 
 def samples(spec, tokenizer, batch: int, seed: int):
-    """Frames (+ state) feeds, instruction texts, and a tokenizer stand-in returning their ids."""
+    """Tracing feeds: frames (+ state), instruction texts, a tokenizer stand-in giving their ids."""
     feeds = sample_feeds(spec, tokenizer, batch=batch, seed=seed)
     texts = tuple(INSTRUCTIONS[(seed + i) % len(INSTRUCTIONS)] for i in range(batch))
     ids, mask = feeds.pop("input_ids"), feeds.pop("attention_mask")
     return feeds, texts, (lambda _texts: (ids, mask)), (ids, mask)
+
+
+def parity_samples(spec, tokenizer, n: int, data=None, seed: int = 1):
+    """Parity observations (real frames from `data` first, as every export's parity): feeds,
+    texts, tokenizer stand-in, (ids, mask), the observations and where they came from."""
+    obs, info = observations(spec, n, data, seed)
+    feeds = feeds_of(obs, spec, tokenizer)
+    ids, mask = feeds.pop("input_ids"), feeds.pop("attention_mask")
+    texts = tuple(str(t) for t in obs["instructions"])
+    return feeds, texts, (lambda _texts: (ids, mask)), (ids, mask), obs, info
 
 
 def decode_with(runners: dict, spec, feeds, texts, tok) -> np.ndarray:
@@ -59,13 +75,17 @@ def decode_with(runners: dict, spec, feeds, texts, tok) -> np.ndarray:
     return decoder.last_bins
 
 
-def verify(model, paths: dict[str, Path], spec, tokenizer, n: int, parity, raise_on_fail=True):
-    """Tokens and actions of the graphs at `paths` (ONNX Runtime) vs PyTorch's greedy decode."""
+def verify(model, paths: dict[str, Path], spec, tokenizer, parity, record=None, raise_on_fail=True):
+    """Tokens and actions of the graphs at `paths` (ONNX Runtime) vs PyTorch's greedy decode,
+    on `parity.samples` observations (real frames from `parity.data` first). `record`: where to
+    save the observations and the FP32 actions (what `vla-edge validate` compares with)."""
     import torch
 
     from vla_edge.backends.onnxrt import OnnxRuntimeRunner, SessionFromOnnx
 
-    feeds, texts, tok, (ids, mask) = samples(spec, tokenizer, n, seed=1)
+    feeds, texts, tok, (ids, mask), obs, info = parity_samples(
+        spec, tokenizer, parity.samples, parity.data
+    )
     t = {k: torch.from_numpy(v) for k, v in feeds.items()}
     images = {c.name: t[c.input_name] for c in spec.cameras}
     ref = model.generate_bins(images, torch.from_numpy(ids), torch.from_numpy(mask), t.get("state"))
@@ -82,6 +102,9 @@ def verify(model, paths: dict[str, Path], spec, tokenizer, n: int, parity, raise
         raise_on_fail=False,
     ).to_dict()
     report["tokens"] = token_report(ref, cand, graph_bins)
+    report["observations"] = info
+    if record is not None:
+        save_observations(record, obs, _actions(model, ref))
     report["graph_max_abs_error"] = _graph_errors(model, recorders)
     report["passed"] = _failure(report, parity) is None
     if raise_on_fail and not report["passed"]:
