@@ -19,7 +19,11 @@ def quantize(
     bundle: BundleArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle directory to write.")],
     precision: Annotated[
-        str, typer.Option(help="fp16 | int8 (static Q/DQ, TensorRT) | int8-dynamic (CPU) | mixed")
+        str,
+        typer.Option(
+            help="fp16 | int8 (static Q/DQ, TensorRT) | int8-dynamic (CPU) | mixed; decoder "
+            "(KV-cache) bundles: int8-weight | int4-weight | fp16"
+        ),
     ] = "int8",
     calib: Annotated[
         Path | None,
@@ -59,6 +63,13 @@ def quantize(
         bool, typer.Option("--strict", help="Fail when the default budget is missed too.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the calibration/held-out split.")] = 0,
+    weight_format: Annotated[
+        str, typer.Option("--format", help="Decoder weight-only form: ort (MatMulNBits) | tensorrt")
+    ] = "ort",
+    block_size: Annotated[int, typer.Option(help="Decoder weight-only block size (ort).")] = 32,
+    min_tokens: Annotated[
+        float | None, typer.Option(help="Decoder: least fraction of identical action tokens.")
+    ] = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -68,6 +79,22 @@ def quantize(
     from vla_edge.compress.quantize import quantize as run
 
     parent = Bundle.load(bundle)
+    if parent.layout == "kv-cache":  # a decoder LLM: weight-only INT8/INT4 or FP16
+        from vla_edge.cli import quantize_decoder
+
+        return quantize_decoder.run(
+            parent,
+            output,
+            precision,
+            weight_format,
+            block_size,
+            calib,
+            holdout,
+            min_tokens,
+            seed,
+            force,
+            json_out,
+        )
     cfg = QuantizeConfig(
         precision=precision,
         calib=calib,

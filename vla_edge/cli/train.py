@@ -34,9 +34,11 @@ def train(
     data: Annotated[Path, typer.Option("--data", help="Demonstration set (`vla-edge sim demos`).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint directory.")],
     preset: Annotated[
-        str, typer.Option(help="Reference preset: tiny | small | base | edge.")
+        str, typer.Option(help="Preset: tiny | small | base | edge (ar heads: tiny | small).")
     ] = "small",
-    head: Annotated[str, typer.Option(help="Action head: bins | continuous | flow.")] = "bins",
+    head: Annotated[
+        str, typer.Option(help="Action head: bins | continuous | flow | ar | ar-parallel.")
+    ] = "bins",
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 3000,
     batch: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate (warmup, then cosine).")] = 3e-4,

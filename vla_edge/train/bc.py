@@ -38,8 +38,10 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)  # VlaConfig fields over the preset
 
     def __post_init__(self) -> None:
-        if self.head not in ("bins", "continuous", "flow"):
-            raise DataError(f"--head must be bins, continuous or flow, got {self.head!r}")
+        if self.head not in ("bins", "continuous", "flow", "ar", "ar-parallel"):
+            raise DataError(
+                f"--head must be bins, continuous, flow, ar or ar-parallel, got {self.head!r}"
+            )
         for name in ("steps", "batch", "chunk", "threads", "save_every"):
             if getattr(self, name) < 1:
                 raise DataError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -117,6 +119,8 @@ class Batches:
 def bc_loss(model, batches: Batches):
     """Loss on one minibatch, encoding each distinct instruction once."""
     frames, text, state, actions = batches()
+    if hasattr(model, "token_logits"):  # a decoder LLM: cross-entropy of its action tokens
+        return model.compute_loss(frames, batches.ids[text], batches.mask[text], state, actions)
     emb = model.encode_instruction(batches.ids, batches.mask)
     feats = model.features(frames, emb[text], batches.mask[text], state)
     return model.head.loss(feats, actions)
@@ -143,9 +147,15 @@ def train(
     torch.set_num_threads(cfg.threads)
     out = Path(out)
     dataset = DemoDataset(data)
-    spec, arr = data_spec(dataset, cfg.chunk, cfg.head)
+    ar = cfg.head.startswith("ar")  # a decoder LLM emitting action tokens (bins)
+    spec, arr = data_spec(dataset, cfg.chunk, "bins" if ar else cfg.head)
     torch.manual_seed(cfg.seed)
-    model = VlaForActions(preset_config(cfg.preset, spec, cfg.head, **cfg.overrides))
+    if ar:
+        from vla_edge.policy.autoregressive.presets import training_model
+
+        model = training_model(cfg.preset, spec, cfg.head, cfg.overrides)
+    else:
+        model = VlaForActions(preset_config(cfg.preset, spec, cfg.head, **cfg.overrides))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     start, history = 0, []

@@ -67,6 +67,19 @@ def ar_config(
     )
 
 
+def training_model(preset: str, spec: PolicySpec, head: str, overrides: dict):
+    """A fresh model for `vla-edge train --head ar|ar-parallel` (`--set decoder_type=qwen2`,
+    `--set decoder.hidden_size=64`, `--set vision_layers=1`, ...)."""
+    from vla_edge.policy.autoregressive.modeling import ArVlaForActions
+
+    if head not in HEAD_DECODING:
+        raise SpecError(f"unknown head {head!r}; autoregressive heads: {list(HEAD_DECODING)}")
+    preset = preset if preset in DECODER_PRESETS else "small"
+    opts = dict(overrides)
+    decoder = opts.pop("decoder_type", "llama")
+    return ArVlaForActions(ar_config(preset, spec, decoder, HEAD_DECODING[head], **opts))
+
+
 def local_decoder(path: str | Path) -> tuple[str, dict, Path | None]:
     """(decoder type, its config dict, tokenizer dir or None) of a local transformers causal LM."""
     path = Path(path)
