@@ -19,7 +19,11 @@ def distill(
     data: Annotated[Path, typer.Option(help="Demonstrations (dataset dir or .npz).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Student checkpoint to write.")],
     student_preset: Annotated[
-        str, typer.Option(help="tiny | small | base | edge (MLP fusion, fastest) | custom.")
+        str,
+        typer.Option(
+            help="tiny | small | base | edge (MLP fusion, fastest) | custom; parallel for an "
+            "autoregressive (decoder LLM) teacher"
+        ),
     ] = "tiny",
     set_: Annotated[
         list[str] | None,
@@ -65,6 +69,26 @@ def distill(
     from vla_edge.compress.prune import export_compressed
 
     _check_output(output, resume, force)
+    from vla_edge.backends.torch.loader import model_type
+
+    if model_type(Path(teacher)) == "vla_edge_autoregressive":  # decoder LLM -> parallel (OFT)
+        from vla_edge.cli import distill_parallel
+
+        return distill_parallel.run(
+            teacher,
+            data,
+            output,
+            student_preset,
+            steps,
+            batch_size,
+            lr,
+            temperature,
+            bc_weight,
+            seed,
+            export,
+            force,
+            json_out,
+        )
     overrides = parse_overrides(set_)
     if flow_steps is not None:
         overrides["flow_steps"] = flow_steps

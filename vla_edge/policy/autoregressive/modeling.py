@@ -189,13 +189,18 @@ class ArVlaForActions(PreTrainedModel):
         # predicts the first); parallel: each query predicts its own. Either way the last A.
         return self.action_logits(hidden[:, -a:])
 
+    @staticmethod
+    def trim(input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """Drop trailing columns that are padding in every row: they are masked keys, so this
+        changes nothing but the cost (instructions are far shorter than max_tokens). Training
+        only; the graphs keep every slot."""
+        n = max(int(attention_mask.sum(1).max()), 1)
+        return input_ids[:, :n], attention_mask[:, :n]
+
     def compute_loss(self, images, input_ids, attention_mask, state, actions) -> torch.Tensor:
         """Cross-entropy of the action tokens of target actions [B, chunk, A] (physical units)."""
         bins = self.to_bins(actions)
-        # trailing columns that are padding in every row are masked keys: dropping them changes
-        # nothing but the cost (instructions are far shorter than max_tokens)
-        n = max(int(attention_mask.sum(1).max()), 1)
-        input_ids, attention_mask = input_ids[:, :n], attention_mask[:, :n]
+        input_ids, attention_mask = self.trim(input_ids, attention_mask)
         logits = self.token_logits(images, input_ids, attention_mask, state, bins)
         return F.cross_entropy(logits.reshape(-1, self.config.bins), bins.reshape(-1))
 
