@@ -89,7 +89,9 @@ def greedy_labels(teacher, arr: dict, tokenizer, rows: np.ndarray, batch: int) -
 
 
 def split(arr: dict, holdout: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training rows and held-out rows (the last frames of evenly spaced episodes)."""
+    """Training rows and held-out rows (frames of evenly spaced episodes; at most a fifth of
+    the data)."""
+    holdout = min(holdout, len(arr["episode"]) // 5)
     episodes = np.unique(arr["episode"])
     every = max(1, len(episodes) // max(1, holdout // 8))
     held = np.isin(arr["episode"], episodes[::every][: max(1, holdout // 8)])
