@@ -129,3 +129,7 @@ def test_text_tokenizer_bundle_predicts_without_transformers(tmp_path, tiny_bund
     out = _cli(["predict", str(bundle), "--example", "--instruction", "open the drawer"], env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "4-step action chunk" in out.stdout
+
+
+def test_deploy_imports_nothing_heavy():
+    assert _loaded("import vla_edge.deploy.api, vla_edge.cli.deploy, vla_edge.deploy.verify") == []

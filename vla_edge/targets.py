@@ -133,12 +133,14 @@ def _manifest_precision(manifest: dict[str, Any]) -> str:
     return "fp16"
 
 
-def check(target: Path, options: CheckOptions) -> CheckReport:
+def check(target: Path, options: CheckOptions, device: DeviceProfile | None = None) -> CheckReport:
+    """`device`: a profile made elsewhere (e.g. `deploy`'s, from a probed robot) instead of the
+    named `options.device`."""
     import onnx
 
     from vla_edge.backends.trt.memory import check_memory, estimate
 
-    device = get_device(options.device)
+    device = device or get_device(options.device)
     files, manifest = bundle_graphs(target)
     precision = (options.precision or _manifest_precision(manifest)).lower()
     report = CheckReport(str(target), device, precision, graphs=[f.name for f in files])

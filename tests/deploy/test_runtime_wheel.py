@@ -63,11 +63,15 @@ def test_runtime_wheel_runs_in_a_fresh_venv_without_torch(tmp_path, tiny_bundle)
         "--cycles",
         "6",
         "--quiet",
+        "--profile",
+        str(tmp_path / "profile"),
         "--json",
     ]
     run = subprocess.run([cli, *args], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [json.loads(line) for line in actions.read_text().splitlines()]
+    summary = json.loads((tmp_path / "profile" / "summary.json").read_text())
+    assert summary["cycles"] == 6 and "matplotlib" in summary["plot_error"]  # no plot, no crash
     assert len(lines) >= 6 and all(len(rec["action"]) == 4 for rec in lines), lines[:2]
 
     export = subprocess.run(

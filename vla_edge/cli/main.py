@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "vla_edge.cli.train",
     "vla_edge.cli.eval",
     "vla_edge.cli.demo",
+    "vla_edge.cli.deploy",
 ]
 
 

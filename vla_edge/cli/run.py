@@ -116,8 +116,9 @@ def run(
         if "sim" in summary:
             err_console.print(f"episode: {summary['sim']}")
         if profile is not None:
-            err_console.print(
-                f"profile written to {profile}/ (summary.json, trace.json, timeline.png)"
-            )
+            names = ", ".join(Path(f).name for f in summary["profile_files"].values())
+            err_console.print(f"profile written to {profile}/ ({names})")
+            if "plot_error" in summary:
+                err_console.print(f"no timeline plot: {summary['plot_error']}")
     if summary.get("stop_reason", "").startswith(("fault", "actuator failed")):
         raise typer.Exit(3)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_edge.deps import require
+from vla_edge.errors import DependencyError
 from vla_edge.runtime.timing import (
     DEADLINE,
     FRAME_STAMP,
@@ -33,12 +34,12 @@ def write_profile(out: Path, summary: dict, log: CycleLog, trace_cycles: int = 3
     """Write the three files; returns their paths (the plot is skipped without matplotlib)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"summary": out / "summary.json", "trace": out / "trace.json"}
+    try:  # the robot's runtime has no matplotlib: summary and trace are what matter there
+        paths["plot"] = write_plot(out / "timeline.png", log, summary)
+    except (ImportError, DependencyError) as exc:
+        summary["plot_error"] = str(exc)
     paths["summary"].write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     paths["trace"].write_text(json.dumps(trace_events(log, trace_cycles)))
-    try:
-        paths["plot"] = write_plot(out / "timeline.png", log, summary)
-    except ImportError as exc:  # DependencyError is not an ImportError: only a broken backend
-        summary["plot_error"] = str(exc)
     return {k: str(v) for k, v in paths.items()}
 
 
