@@ -113,6 +113,10 @@ def runners_for(
             g["role"]: runner_for(source.path / g["file"], options=options) for g in source.graphs
         }
     if backend == "torch":
+        if source.source_dir is None and "torch_source" in source.manifest:
+            from vla_edge.backends.torch.program import ProgramsFromBundle  # a generic module's
+
+            return ProgramsFromBundle(source, options.threads)()
         from vla_edge.backends.torch.loader import runners_from_bundle
 
         return runners_from_bundle(source, threads=options.threads)

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="Reference checkpoint directory.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle directory to write.")],
-    opset: Annotated[int, typer.Option(help="ONNX opset (TensorRT 10.3 target: 17).")] = 17,
+    opset: Annotated[
+        int | None, typer.Option(help="ONNX opset (default 17 legacy, 18 dynamo; TensorRT 10.3).")
+    ] = None,
     monolithic: Annotated[
         bool,
         typer.Option(
@@ -74,7 +76,7 @@ def export(
     from vla_edge.cli.info import parity_lines
 
     console.print(
-        f"wrote bundle {bundle.path} ({bundle.layout}, opset {opset}) in "
+        f"wrote bundle {bundle.path} ({bundle.layout}, opset {cfg.opset}) in "
         f"{val['export_seconds']:.1f} s"
     )
     for line in parity_lines(val["parity"]):

@@ -13,16 +13,17 @@ from pathlib import Path
 
 from vla_edge.bundle import Bundle, BundleWriter, new_manifest, sparsity_marker
 from vla_edge.errors import ExportError
-from vla_edge.export.graphs import GenericGraph, GraphSpec, reference_graphs
-from vla_edge.export.onnx_export import DEFAULT_OPSET, onnx_from_torch
+from vla_edge.export.graphs import reference_graphs
+from vla_edge.export.onnx_export import DYNAMO_MIN_OPSET, default_opset, onnx_from_torch
 from vla_edge.export.parity import ParityConfig
 from vla_edge.export.samples import sample_feeds
+from vla_edge.export.torch_source import save_programs
 from vla_edge.policy.spec import PolicySpec
 
 
 @dataclass
 class ExportConfig:
-    opset: int = DEFAULT_OPSET
+    opset: int | None = None  # None: 17 with the legacy exporter, 18 with dynamo
     monolithic: bool = False
     exporter: str = "legacy"
     include_source: bool = True
@@ -32,12 +33,19 @@ class ExportConfig:
     force: bool = False
 
     def __post_init__(self) -> None:
+        if self.exporter not in ("legacy", "dynamo"):
+            raise ExportError(f"exporter must be 'legacy' or 'dynamo', got {self.exporter!r}")
+        self.opset = default_opset(self.exporter) if self.opset is None else self.opset
         if not 13 <= self.opset <= 21:
             raise ExportError(
                 f"opset must be 13..21 (TensorRT 10.3 parses up to 20), got {self.opset}"
             )
-        if self.exporter not in ("legacy", "dynamo"):
-            raise ExportError(f"exporter must be 'legacy' or 'dynamo', got {self.exporter!r}")
+        if self.exporter == "dynamo" and self.opset < DYNAMO_MIN_OPSET:
+            raise ExportError(
+                f"the dynamo exporter needs opset >= {DYNAMO_MIN_OPSET}, got {self.opset} (at 17 "
+                "it writes an invalid Split or silently opset 18); use --opset 18 (TensorRT "
+                "10.3 parses up to 20) or --exporter legacy for opset 17"
+            )
         if self.parity_batch < 1:
             raise ExportError(f"parity_batch must be >= 1, got {self.parity_batch}")
 
@@ -70,10 +78,9 @@ def export_model(
     config = config or ExportConfig()
     refs = reference_graphs(model.eval(), config.monolithic)
     traced = _copy(model)
-    if traced is not model:  # never fold into the caller's (trainable) model
-        for m in traced.modules():
-            if hasattr(m, "fold_for_export"):
-                m.fold_for_export()
+    for m in traced.modules():  # folded on the copy, never in the caller's (trainable) model
+        if hasattr(m, "fold_for_export"):
+            m.fold_for_export()
     graphs = list(zip(refs, reference_graphs(traced, config.monolithic), strict=True))
     settings = {
         "opset": config.opset,
@@ -100,29 +107,39 @@ def export_module(
     out: str | Path,
     config: ExportConfig | None = None,
     tokenizer_dir: str | Path | None = None,
+    instruction_encoder: str | None = None,
 ) -> Bundle:
     """Any nn.Module whose forward takes the spec's inputs by name and returns actions in
-    physical units -> monolithic bundle. Nothing of ours needs to be subclassed."""
-    config = config or ExportConfig(monolithic=True, include_source=False)
-    if not config.monolithic:
+    physical units -> bundle. Nothing of ours needs to be subclassed.
+
+    `instruction_encoder` names the submodule or method that encodes the instruction: it is
+    exported as its own graph and the per-frame graph takes its embedding (see
+    vla_edge.export.generic). The traced copy is also saved as a torch.export program, the
+    source `--backend torch` runs."""
+    from vla_edge.export.copying import copy_for_export
+    from vla_edge.export.generic import generic_graphs
+
+    split = instruction_encoder is not None
+    config = config or ExportConfig(monolithic=not split, include_source=True)
+    if config.monolithic == split:
         raise ExportError(
-            "a generic module exports as one graph: use ExportConfig(monolithic=True)"
+            "a generic module exports as one graph (ExportConfig(monolithic=True)) unless "
+            "instruction_encoder names its encoder (then monolithic=False)"
         )
     if spec.instruction.tokenizer == "bundle" and tokenizer_dir is None:
         raise ExportError("the spec's tokenizer is 'bundle' but no tokenizer_dir was given")
-    wrapped = GenericGraph(module.eval(), spec)
-    graph = GraphSpec("monolithic", wrapped, wrapped.accepted, ["actions"])
-    traced = GenericGraph(_copy(module), spec)
-    graph = (graph, GraphSpec("monolithic", traced, traced.accepted, ["actions"]))
+    clone = copy_for_export(module)  # never trace the caller's module
+    graphs = generic_graphs(module.eval(), clone, spec, instruction_encoder)
     settings = {
         "opset": config.opset,
-        "layout": "monolithic",
+        "layout": _layout(config),
         "exporter": config.exporter,
         "module": type(module).__qualname__,
+        "instruction_encoder": instruction_encoder,
     }
     pre = {"image": {"layout": "NHWC", "dtype": "uint8", "in_graph": "as the module defines"}}
     tok = Path(tokenizer_dir) if tokenizer_dir else None
-    return _export([graph], spec, out, config, tok, settings, pre, None)
+    return _export(graphs, spec, out, config, tok, settings, pre, None)
 
 
 def _layout(config: ExportConfig) -> str:
@@ -132,13 +149,10 @@ def _layout(config: ExportConfig) -> str:
 def _copy(module):
     """Exporting can change a module's later eager behaviour (seen with transformers' BERT
     masks after tracing), so the graph is traced from a copy and the untouched original is
-    the parity reference."""
-    import copy
+    the parity reference. A module that cannot be copied is an ExportError with the reason."""
+    from vla_edge.export.copying import copy_for_export
 
-    try:
-        return copy.deepcopy(module).eval()
-    except Exception:  # a module that cannot be copied is traced as is
-        return module.eval()
+    return copy_for_export(module)
 
 
 def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source, extra=None) -> Bundle:
@@ -152,6 +166,9 @@ def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source, ext
     started = time.perf_counter()
     with BundleWriter(out, force=config.force) as writer:
         feeds = sample_feeds(spec, tokenizer, batch=config.parity_batch, seed=0)
+        programs = None
+        if source is None and config.include_source:  # before ONNX tracing touches the copy
+            programs = save_programs([g[1] for g in graphs], feeds, writer)
         entries = _export_graphs([g[1] for g in graphs], feeds, writer, config)
         export_s = time.perf_counter() - started
         refs = [g[0] for g in graphs]
@@ -167,6 +184,8 @@ def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source, ext
         }
         manifest["postprocessing"] = _postprocessing(spec)
         manifest.update(extra or {})
+        if programs is not None:
+            manifest["torch_source"] = programs
         manifest["validation"] = {"parity": report.to_dict(), "export_seconds": round(export_s, 2)}
         if tokenizer_dir is not None:
             tokenizer.save(writer.path("tokenizer"))

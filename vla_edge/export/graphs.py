@@ -69,14 +69,26 @@ class MonolithicGraph(nn.Module):
 class GenericGraph(nn.Module):
     """Any nn.Module whose forward takes the spec's inputs by name (image_<camera>, input_ids,
     attention_mask, state; any it does not declare are not passed) and returns actions
-    [B, chunk, A] or [B, A] in physical units. The output is clamped to the spec's limits."""
+    [B, chunk, A] or [B, A] in physical units. The output is clamped to the spec's limits.
 
-    def __init__(self, module: nn.Module, spec: PolicySpec) -> None:
+    `embedding=True`: the per-frame graph of a split export, taking `instruction_embedding`
+    instead of `input_ids` (see vla_edge.export.generic). Modules the forward reaches only
+    through closures are registered here, so that their weights are the graph's own."""
+
+    def __init__(
+        self, module: nn.Module, spec: PolicySpec, embedding: bool = False, passes_ids: bool = False
+    ) -> None:
+        from vla_edge.export.copying import held_modules
+
         super().__init__()
         self.module, self.spec = module, spec
+        self.held = nn.ModuleList(held_modules(module))
         params = inspect.signature(module.forward).parameters
-        takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        self.accepted = [n for n in generic_input_names(spec) if takes_kwargs or n in params]
+        self.takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        self.params = set(params)
+        names = generic_input_names(spec, embedding)
+        always = {"instruction_embedding"} if passes_ids else set()
+        self.accepted = [n for n in names if n in always or self._takes(n)]
         if not any(n.startswith("image_") for n in self.accepted):
             raise ExportError(
                 f"{type(module).__name__}.forward takes none of the camera inputs "
@@ -87,8 +99,16 @@ class GenericGraph(nn.Module):
         self.register_buffer("low", torch.tensor(spec.action.low, dtype=torch.float32))
         self.register_buffer("high", torch.tensor(spec.action.high, dtype=torch.float32))
 
+    def _takes(self, name: str) -> bool:
+        return self.takes_kwargs or name in self.params
+
+    def _declared(self, feeds: dict) -> dict:
+        return {k: v for k, v in feeds.items() if self._takes(k)}
+
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
-        out = self.module(**dict(zip(self.accepted, args, strict=True)))
+        return self.finish(self.module(**dict(zip(self.accepted, args, strict=True))))
+
+    def finish(self, out) -> torch.Tensor:
         if isinstance(out, (tuple, list)):
             out = out[0]
         if out.dim() == 2:
@@ -96,8 +116,9 @@ class GenericGraph(nn.Module):
         return torch.minimum(torch.maximum(out.to(torch.float32), self.low), self.high)
 
 
-def generic_input_names(spec: PolicySpec) -> list[str]:
-    names = [*image_names(spec), "input_ids", "attention_mask"]
+def generic_input_names(spec: PolicySpec, embedding: bool = False) -> list[str]:
+    text = "instruction_embedding" if embedding else "input_ids"
+    names = [*image_names(spec), text, "attention_mask"]
     return names + (["state"] if spec.state_dim else [])
 
 

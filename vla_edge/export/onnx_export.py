@@ -10,7 +10,12 @@ import torch
 from vla_edge.errors import ExportError
 from vla_edge.export.graphs import GraphSpec
 
-DEFAULT_OPSET = 17
+DEFAULT_OPSET = 17  # the legacy exporter's default (TensorRT 10.3 target)
+DYNAMO_MIN_OPSET = 18  # asked for 17, dynamo writes an invalid Split or silently writes 18
+
+
+def default_opset(exporter: str) -> int:
+    return DYNAMO_MIN_OPSET if exporter == "dynamo" else DEFAULT_OPSET
 
 
 def onnx_from_torch(
@@ -50,17 +55,43 @@ def onnx_from_torch(
         raise
     except Exception as exc:  # the exporters raise many types
         raise ExportError(
-            f"torch.onnx.export of the {graph.role} graph failed at opset {opset} "
+            f"torch.onnx.export ({exporter}) of the {graph.role} graph failed at opset {opset} "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            "Try --opset 18, or --exporter dynamo"
+            + _hint(exporter, opset)
         ) from exc
     check_graph(model, graph)
-    return tensor_table(model), out
+    table = tensor_table(model)
+    if table[2] != opset:
+        raise ExportError(
+            f"the {exporter} exporter wrote the {graph.role} graph at opset {table[2]} though "
+            f"opset {opset} was asked; export with --opset {table[2]} to accept it"
+        )
+    return table, out
+
+
+def _hint(exporter: str, opset: int) -> str:
+    """What to try next, never what is already in use."""
+    if exporter == "legacy":
+        return "Try --exporter dynamo (transformers models often need it)"
+    alt = 20 if opset == 18 else 18
+    return f"Try --opset {alt}, or --exporter legacy"
+
+
+def batch_shapes(module, n_args: int, batch=None):
+    """torch.export dynamic shapes with a dynamic batch axis on every positional input, in the
+    structure the forward's signature asks for (a `*args` forward takes them as one tuple)."""
+    import inspect
+
+    batch = batch or torch.export.Dim("batch", min=1, max=1024)
+    per_arg = tuple({0: batch} for _ in range(n_args))
+    params = list(inspect.signature(module.forward).parameters.values())
+    if params and params[0].kind is inspect.Parameter.VAR_POSITIONAL:
+        return (per_arg,)
+    return per_arg
 
 
 def _dynamo(graph: GraphSpec, args: tuple, path: Path, opset: int) -> None:
-    batch = torch.export.Dim("batch", min=1, max=1024)
-    shapes = tuple({0: batch} for _ in args)
+    shapes = batch_shapes(graph.module, len(args))
     program = torch.onnx.export(
         graph.module,
         args,

@@ -32,7 +32,7 @@ class Policy:
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         self._activate(runners)
         # a monolithic graph of a generic module takes only the inputs its forward declares
-        mono = runners.get("monolithic")
+        mono = runners.get("monolithic") or runners.get("policy")
         self._takes = {m.name for m in mono.input_metadata()} if mono else set()
         # per-frame checks read these instead of walking the spec on every call
         self._cams = [(c.name, c.input_name, (c.height, c.width, 3)) for c in spec.cameras]
@@ -143,6 +143,8 @@ class Policy:
             return self.runners["monolithic"].infer(feeds)["actions"]
         emb, mask = self._instruction(texts)
         feeds["instruction_embedding"], feeds["attention_mask"] = emb, mask
+        if feeds.keys() != self._takes:  # a generic module's graph takes what it declares
+            feeds = {k: v for k, v in feeds.items() if k in self._takes}
         # frames and state were checked above and the embedding is the encoder's own output
         return self.runners["policy"].infer(feeds, check=False)["actions"]
 
