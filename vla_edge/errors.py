@@ -33,6 +33,10 @@ class ParityError(ExportError):
     """An exported graph disagrees with its parent beyond the tolerance."""
 
 
+class AdapterError(ExportError):
+    """A model we did not define cannot be imported (unknown type, unsupported setting)."""
+
+
 class BackendError(VlaEdgeError):
     """A backend (runner) cannot be created or used as asked."""
 

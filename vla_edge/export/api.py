@@ -161,7 +161,10 @@ def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source, ext
 
     out = Path(out)
     tokenizer = load_tokenizer(
-        spec.instruction.tokenizer, spec.instruction.max_tokens, tokenizer_dir
+        spec.instruction.tokenizer,
+        spec.instruction.max_tokens,
+        tokenizer_dir,
+        spec.instruction.suffix,
     )
     started = time.perf_counter()
     with BundleWriter(out, force=config.force) as writer:

@@ -35,5 +35,6 @@ def _bundle_tokenizer(bundle, backend: str):
 def _policy(cls, spec, runners, tok_dir, backend: str, source):
     from vla_edge.policy.tokenizer import load_tokenizer
 
-    tokenizer = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)
+    ins = spec.instruction
+    tokenizer = load_tokenizer(ins.tokenizer, ins.max_tokens, tok_dir, ins.suffix)
     return cls(spec, runners, tokenizer, backend, str(source))

@@ -68,6 +68,7 @@ class InstructionSpec:
 
     max_tokens: int = 32
     tokenizer: str = "byte"
+    suffix: str = ""  # appended to every instruction before tokenizing (LeRobot appends "\n")
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_tokens, int) or not 1 <= self.max_tokens <= 4096:
@@ -87,6 +88,11 @@ class ActionSpace:
     chunk: int = 1
     representation: str = "continuous"
     bins: int = 256
+    # actions of each chunk executed before inferring again (LeRobot's n_action_steps);
+    # None: the whole chunk. The runtime queues this many (open-loop) unless told otherwise.
+    n_action_steps: int | None = None
+    # ACT-style temporal ensembling weight exp(-m * i), used by `--chunking ensemble`
+    ensemble_coeff: float | None = None
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -112,6 +118,14 @@ class ActionSpace:
             )
         if not isinstance(self.bins, int) or not 2 <= self.bins <= 65536:
             raise SpecError(f"action bins must be an integer 2..65536, got {self.bins!r}")
+        steps = self.n_action_steps
+        if steps is not None and (not isinstance(steps, int) or not 1 <= steps <= self.chunk):
+            raise SpecError(
+                f"action n_action_steps must be an integer 1..{self.chunk} (the chunk), got "
+                f"{steps!r}"
+            )
+        if self.ensemble_coeff is not None and not 0 <= self.ensemble_coeff < 10:
+            raise SpecError(f"action ensemble_coeff must be in [0, 10), got {self.ensemble_coeff}")
 
     @property
     def dim(self) -> int:

@@ -63,7 +63,8 @@ class HFTokenizer:
 
     kind = "bundle"
 
-    def __init__(self, directory: str | Path, max_tokens: int) -> None:
+    def __init__(self, directory: str | Path, max_tokens: int, suffix: str = "") -> None:
+        self.suffix = suffix  # appended unless present, as LeRobot's newline step does
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise SpecError(f"tokenizer directory {self.directory} does not exist")
@@ -86,6 +87,7 @@ class HFTokenizer:
     def encode(self, text: str) -> list[int]:
         if not isinstance(text, str):
             raise InputError(f"instruction must be a string, got {type(text).__name__}")
+        text = text if text.endswith(self.suffix) else text + self.suffix
         ids = self.tok.encode(text).ids
         if len(ids) > self.max_tokens:
             raise InputError(
@@ -154,7 +156,9 @@ def _read_config(directory: Path) -> dict:
         raise SpecError(f"{file} is not valid JSON ({exc})") from exc
 
 
-def load_tokenizer(kind: str, max_tokens: int, directory: str | Path | None = None):
+def load_tokenizer(
+    kind: str, max_tokens: int, directory: str | Path | None = None, suffix: str = ""
+):
     """Tokenizer for a spec: "byte" needs nothing; "bundle" reads `directory`."""
     if kind == "byte":
         return ByteTokenizer(max_tokens)
@@ -162,7 +166,7 @@ def load_tokenizer(kind: str, max_tokens: int, directory: str | Path | None = No
         raise SpecError(
             "this policy's tokenizer ships as files, but no tokenizer directory was given"
         )
-    return HFTokenizer(directory, max_tokens)
+    return HFTokenizer(directory, max_tokens, suffix)
 
 
 def minilm_dir() -> Path:

@@ -26,7 +26,7 @@ class LoopConfig:
     max_actuator_failures: int = 10  # consecutive failed writes before the run stops
     warmup: int = 2  # inferences before the clock starts (not timed)
     log_capacity: int = 100_000  # cycles kept for percentiles and the trace
-    ensemble_m: float = 0.01
+    ensemble_m: float | None = None  # None: the spec's ensemble_coeff, else 0.01 (ACT's)
     rt_priority: int | None = None  # SCHED_FIFO priority (1..99) of the loop thread (Linux)
 
     def __post_init__(self) -> None:

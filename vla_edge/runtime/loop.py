@@ -46,9 +46,12 @@ class ControlLoop(LoopStartup):
         check_compatible(self.spec.action, actuator.action_space, actuator.describe())
         actuator.names = actuator.names or list(self.spec.action.names)
         self.safety = SafetyFilter(self.spec.action, actuator.action_space, config.max_step)
-        self.chunker = make_chunker(config.chunking, self.spec.action.chunk, config.execute)
+        self.chunker = make_chunker(
+            config.chunking, self.spec.action.chunk, default_execute(self.spec, config)
+        )
         if config.chunking == "ensemble":
-            self.chunker.m = config.ensemble_m
+            m = config.ensemble_m
+            self.chunker.m = m if m is not None else (self.spec.action.ensemble_coeff or 0.01)
         self.log = CycleLog(capacity=config.log_capacity)
         self.scheduler = RateScheduler(config.rate_hz, spin_s=config.spin_ms / 1e3)
         self.period = config.period_s
@@ -256,6 +259,14 @@ class ControlLoop(LoopStartup):
     def _on_overrun(self) -> None:
         """Called by the watchdog thread while a synchronous predict() overruns."""
         self._safe_command()
+
+
+def default_execute(spec, config: LoopConfig) -> int | None:
+    """Actions per chunk: as asked, else the policy's n_action_steps for open-loop (a LeRobot
+    policy queues that many of each chunk), else the strategy's own default."""
+    if config.execute is not None or config.chunking != "open-loop":
+        return config.execute
+    return spec.action.n_action_steps
 
 
 def _match_cameras(spec, cameras: dict[str, Camera]) -> dict[str, Camera]:

@@ -82,7 +82,8 @@ def run_episode(env, policy, execute: int | None, record: bool) -> dict:
             obs = {c: f for c, f in env.frames().items() if c in policy.spec.camera_names}
             chunk = policy.predict(obs, env.instruction, env.state())
             latencies.append(float(policy.last_latency_ms))
-            queue = list(chunk[: execute or len(chunk)])
+            steps = execute or policy.spec.action.n_action_steps or len(chunk)
+            queue = list(chunk[:steps])
             if record:
                 frames.append(np.concatenate(list(obs.values()), axis=1))
         success, done = env.step(queue.pop(0))
@@ -183,7 +184,7 @@ def _report(cfg, policy, per_task, latencies, steps, seconds) -> dict:
         "backend": getattr(policy, "backend", "unknown"),
         "source": str(getattr(policy, "source", "")),
         "episodes_per_task": cfg.episodes,
-        "execute": cfg.execute or policy.spec.action.chunk,
+        "execute": cfg.execute or policy.spec.action.n_action_steps or policy.spec.action.chunk,
         "chunk": policy.spec.action.chunk,
         "seeds": f"eval seeds from {EVAL_SEED_BASE + cfg.seed_offset} (demos use < "
         f"{EVAL_SEED_BASE})",

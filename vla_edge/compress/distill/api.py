@@ -149,7 +149,9 @@ def train_student(teacher_path, data, out, config=None, resume=False) -> tuple:
         p.requires_grad_(False)
     spec = teacher.policy_spec
     train, held = split_holdout(open_demos(data, spec), config.holdout, config.train.seed)
-    tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)
+    tok = load_tokenizer(
+        spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir, spec.instruction.suffix
+    )
     on_policy = config.rollouts > 0 and config.rollout_policy == "student"
     if config.rollouts and not on_policy:
         from vla_edge.compress.distill.rollouts import rollout_frames

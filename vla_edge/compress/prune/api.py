@@ -83,7 +83,9 @@ def prune(
         )
     spec = parent.policy_spec
     train, held = split_holdout(open_demos(data, spec), 256, config.seed)
-    tok = load_tokenizer(spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir)
+    tok = load_tokenizer(
+        spec.instruction.tokenizer, spec.instruction.max_tokens, tok_dir, spec.instruction.suffix
+    )
     collate = Collator(tok, spec.state_dim)
     batches = importance_batches(train, collate, config)
     model, plan, search = parent, None, []

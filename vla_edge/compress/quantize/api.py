@@ -65,7 +65,10 @@ class _Job:
         self.parent, self.config, self.work, self.say = parent, config, work, say
         spec = parent.spec
         self.tokenizer = load_tokenizer(
-            spec.instruction.tokenizer, spec.instruction.max_tokens, parent.tokenizer_dir
+            spec.instruction.tokenizer,
+            spec.instruction.max_tokens,
+            parent.tokenizer_dir,
+            spec.instruction.suffix,
         )
         total = config.calib_size + config.holdout
         data = load_calibration(config.calib, spec, total, config.seed)
