@@ -98,7 +98,7 @@ class _Encoder(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.box is not None:  # the reference chain re-runs the unsplit module on these ids
-            self.box["ids"] = (input_ids, attention_mask)
+            self.box.setdefault("ids", []).append((input_ids, attention_mask))
         if self.kind == "submodule":
             out = self.module(input_ids, attention_mask)
         else:
@@ -178,5 +178,6 @@ class _UnsplitReference(nn.Module):
 
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
         by_name = dict(zip(self.frame_names, args, strict=True))
-        by_name["input_ids"], by_name["attention_mask"] = self.box["ids"]
+        # parity runs the encoder over every batch first, then this graph in the same batches
+        by_name["input_ids"], by_name["attention_mask"] = self.box["ids"].pop(0)
         return self.graph(*(by_name[n] for n in self.graph.accepted))
