@@ -1,4 +1,5 @@
-"""`vla-edge export CKPT -o BUNDLE`: verified ONNX bundle from a reference checkpoint."""
+"""`vla-edge export CKPT -o BUNDLE`: verified ONNX bundle from a reference checkpoint, or from a
+LeRobot policy (`lerobot:PATH`, or a folder recognised as a LeRobot pretrained_model)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="Reference checkpoint directory.")],
+    checkpoint: Annotated[
+        Path,
+        typer.Argument(
+            help="Reference checkpoint directory, or lerobot:PATH (a LeRobot pretrained_model)."
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle directory to write.")],
     opset: Annotated[
         int | None, typer.Option(help="ONNX opset (default 17 legacy, 18 dynamo; TensorRT 10.3).")
@@ -26,15 +32,20 @@ def export(
             "--monolithic", help="One graph instead of instruction encoder + per-frame policy."
         ),
     ] = False,
-    exporter: Annotated[str, typer.Option(help="legacy (fast) | dynamo")] = "legacy",
+    exporter: Annotated[
+        str | None, typer.Option(help="legacy (fast) | dynamo; default: legacy, or the adapter's")
+    ] = None,
     no_source: Annotated[
         bool,
         typer.Option("--no-source", help="Do not copy the PyTorch checkpoint into the bundle."),
     ] = False,
     atol: Annotated[
-        float,
-        typer.Option(help="Parity tolerance on actions, as a fraction of each dimension's range."),
-    ] = 1e-3,
+        float | None,
+        typer.Option(
+            help="Parity tolerance on actions, as a fraction of each dimension's range "
+            "(default 1e-3, or the adapter's)."
+        ),
+    ] = None,
     min_bins: Annotated[
         float, typer.Option(help="Parity: least fraction of identical action bins (bins heads).")
     ] = 0.99,
@@ -53,22 +64,30 @@ def export(
 ) -> None:
     """Export to ONNX (uint8 frames in, clamped physical actions out) and verify parity."""
     from vla_edge.export import ExportConfig, ParityConfig, export_checkpoint
+    from vla_edge.policy.adapters.lerobot.checkpoint import is_lerobot
 
-    cfg = ExportConfig(
-        opset=opset,
-        monolithic=monolithic,
-        exporter=exporter,
-        include_source=not no_source,
-        force=force,
-        parity=ParityConfig(
-            action_atol_fraction=atol,
-            min_identical_bins=min_bins,
-            samples=parity_samples,
-            data=data,
-        ),
-    )
-    with console.status(f"exporting {checkpoint} ..."):
-        bundle = export_checkpoint(checkpoint, output, cfg)
+    parity = dict(min_identical_bins=min_bins, samples=parity_samples, data=data)
+    if is_lerobot(checkpoint):
+        from vla_edge.policy.adapters.lerobot.export import lerobot_config
+
+        cfg, source = lerobot_config(
+            checkpoint, opset, exporter, atol, not no_source, force, parity
+        )
+        with console.status(f"exporting LeRobot policy {source} ..."):
+            from vla_edge.policy.adapters.lerobot.export import export_lerobot
+
+            bundle = export_lerobot(source, output, cfg)
+    else:
+        cfg = ExportConfig(
+            opset=opset,
+            monolithic=monolithic,
+            exporter=exporter or "legacy",
+            include_source=not no_source,
+            force=force,
+            parity=ParityConfig(action_atol_fraction=atol or 1e-3, **parity),
+        )
+        with console.status(f"exporting {checkpoint} ..."):
+            bundle = export_checkpoint(checkpoint, output, cfg)
     val = bundle.manifest["validation"]
     if json_out:
         print_json({"bundle": str(bundle.path), "graphs": bundle.graphs, "validation": val})
@@ -81,3 +100,7 @@ def export(
     )
     for line in parity_lines(val["parity"]):
         console.print("  " + line)
+    if "lerobot_pipeline" in val:
+        console.print("  against LeRobot's own preprocessor -> policy -> postprocessor:")
+        for line in parity_lines(val["lerobot_pipeline"]):
+            console.print("    " + line)

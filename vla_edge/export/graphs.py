@@ -88,6 +88,10 @@ class GenericGraph(nn.Module):
         self.params = set(params)
         names = generic_input_names(spec, embedding)
         always = {"instruction_embedding"} if passes_ids else set()
+        declared = getattr(module, "graph_inputs", None)  # a module may list what it uses
+        if declared is not None:
+            self.params = set(declared)
+            self.takes_kwargs = False
         self.accepted = [n for n in names if n in always or self._takes(n)]
         if not any(n.startswith("image_") for n in self.accepted):
             raise ExportError(
