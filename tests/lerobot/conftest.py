@@ -1,17 +1,7 @@
-"""LeRobot tests run in the Python >= 3.12 LeRobot venv (`.ci/run` makes it); elsewhere they
-skip with the reason."""
+"""LeRobot tests run in the Python >= 3.12 LeRobot venv (`.ci/run` makes it); elsewhere each
+module skips with the reason."""
 
 import pytest
-
-pytest.importorskip(
-    "lerobot.policies",
-    reason="lerobot >= 0.5 needs Python >= 3.12: run these in .venv-lerobot (see .ci/run)",
-)
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        item.add_marker(pytest.mark.lerobot)
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from vla_edge.cli.main import app
-from vla_edge.errors import AdapterError
-from vla_edge.policy.policy import Policy
+pytest.importorskip("lerobot.policies", reason="lerobot needs Python >= 3.12 (.venv-lerobot)")
+pytestmark = pytest.mark.lerobot
+
+from vla_edge.cli.main import app  # noqa: E402
+from vla_edge.errors import AdapterError  # noqa: E402
+from vla_edge.policy.policy import Policy  # noqa: E402
 
 
 def _export(src, out, *extra):

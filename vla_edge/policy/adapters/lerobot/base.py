@@ -126,13 +126,14 @@ def action_limits(loaded: Loaded) -> tuple[list[float], list[float], str]:
     stats = _stats(loaded).get(ACTION, {})
     for lo, hi, how in (("min", "max", "min/max"), ("q01", "q99", "q01/q99")):
         if lo in stats and hi in stats:
-            low, high = stats[lo].flatten(), stats[hi].flatten()
-            break
-    else:
-        if "mean" not in stats:
-            raise AdapterError("the checkpoint's normalizer has no action statistics")
-        mean, std = stats["mean"].flatten(), stats["std"].flatten()
-        low, high, how = mean - 4 * std, mean + 4 * std, "mean +- 4 std"
+            return _limits(stats[lo].flatten(), stats[hi].flatten(), how)
+    if "mean" not in stats:
+        raise AdapterError("the checkpoint's normalizer has no action statistics")
+    mean, std = stats["mean"].flatten(), stats["std"].flatten()
+    return _limits(mean - 4 * std, mean + 4 * std, "mean +- 4 std")
+
+
+def _limits(low, high, how: str) -> tuple[list[float], list[float], str]:
     high = torch.maximum(high, low + 1e-6)  # a constant dimension still needs low < high
     return low.tolist(), high.tolist(), how
 
