@@ -113,3 +113,102 @@ def diffusion(out: Path, seed: int = 0, **overrides) -> Path:
     cfg = DiffusionConfig(**kw)
     stats = dataset_stats(cameras=CAMERAS[:1])
     return save(DiffusionPolicy(cfg).eval(), cfg, out, stats)
+
+
+WORDS = "pick up the red block open drawer push button put cup on plate close window reach goal"
+
+
+def smolvlm_folder(out: Path) -> Path:
+    """A tiny SmolVLM folder (config, word-level tokenizer with SmolVLM's image tokens,
+    processor) standing in for HuggingFaceTB/SmolVLM2-500M-Video-Instruct, offline."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, SmolVLMConfig, SmolVLMProcessor
+    from transformers.models.smolvlm.image_processing_smolvlm import SmolVLMImageProcessor
+    from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
+
+    special = [
+        "<pad>",
+        "<unk>",
+        "<fake_token_around_image>",
+        "<global-img>",
+        "<image>",
+        "<end_of_utterance>",
+        "<video>",
+    ]
+    vocab = {t: i for i, t in enumerate([*special, *WORDS.split(), "\n"])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(" ", "removed"), pre_tokenizers.Split("\n", "isolated")]
+    )
+    names = ("fake_image_token", "global_image_token", "image_token", "end_of_utterance_token")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        extra_special_tokens=dict(zip(names, special[2:6], strict=True)),
+    )
+    SmolVLMConfig(
+        text_config=dict(
+            model_type="llama",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=16,
+            vocab_size=len(vocab),
+            max_position_embeddings=256,
+            rope_theta=100000.0,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
+        scale_factor=2,
+        image_token_id=vocab["<image>"],
+    ).save_pretrained(out)
+    images = SmolVLMImageProcessor(
+        do_resize=False,
+        do_image_splitting=False,
+        size={"longest_edge": 32},
+        max_image_size={"longest_edge": 32},
+    )
+    SmolVLMProcessor(
+        image_processor=images,
+        tokenizer=fast,
+        video_processor=SmolVLMVideoProcessor(),
+        image_seq_len=4,
+    ).save_pretrained(out)
+    return out
+
+
+def smolvla(out: Path, seed: int = 0, **overrides) -> Path:
+    from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
+    from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
+
+    torch.manual_seed(seed)
+    vlm = smolvlm_folder(out.parent / "smolvlm")
+    inputs, outputs = _features(image_hw=(40, 48), cameras=CAMERAS[:1])
+    kw = dict(
+        input_features=inputs,
+        output_features=outputs,
+        vlm_model_name=str(vlm),
+        load_vlm_weights=False,
+        num_vlm_layers=2,
+        resize_imgs_with_padding=(32, 32),
+        tokenizer_max_length=12,
+        chunk_size=6,
+        n_action_steps=3,
+        max_state_dim=8,
+        max_action_dim=8,
+        num_steps=3,
+        expert_width_multiplier=0.5,
+        device="cpu",
+    )
+    kw.update(overrides)
+    cfg = SmolVLAConfig(**kw)
+    return save(SmolVLAPolicy(cfg).eval(), cfg, out, dataset_stats(cameras=CAMERAS[:1]))
