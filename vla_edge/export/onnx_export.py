@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 from pathlib import Path
 
@@ -92,7 +94,13 @@ def batch_shapes(module, n_args: int, batch=None):
 
 def _dynamo(graph: GraphSpec, args: tuple, path: Path, opset: int) -> None:
     shapes = batch_shapes(graph.module, len(args))
-    program = torch.onnx.export(
+    with contextlib.redirect_stdout(sys.stderr):  # its progress lines would break --json output
+        program = _dynamo_program(graph, args, shapes, opset)
+    program.save(str(path))
+
+
+def _dynamo_program(graph: GraphSpec, args: tuple, shapes, opset: int):
+    return torch.onnx.export(
         graph.module,
         args,
         input_names=graph.input_names,
@@ -102,7 +110,6 @@ def _dynamo(graph: GraphSpec, args: tuple, path: Path, opset: int) -> None:
         dynamo=True,
         optimize=True,
     )
-    program.save(str(path))
 
 
 def _static_output_dims(path: Path, shapes: dict[str, tuple[int, ...]]):
