@@ -25,7 +25,10 @@ def _video(path, n=12, size=(64, 64)):
 
 
 @pytest.mark.slow
-def test_runtime_wheel_runs_in_a_fresh_venv_without_torch(tmp_path, tiny_bundle):
+def test_runtime_wheel_runs_in_a_fresh_venv_without_torch(
+    tmp_path, tiny_bundle, deploy_cache, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(deploy_cache))  # not the user's cache
     clip = _video(tmp_path / "clip.avi")
     wheel = local_wheel()
     venv = tmp_path / "venv"

@@ -105,8 +105,10 @@ def build_wheel(root: Path) -> RuntimeWheel:
             raise DeployError(f"building the vla-edge wheel from {root} produced no wheel")
         out.mkdir(parents=True, exist_ok=True)
         final = out / wheels[0].name
-        shutil.copyfile(wheels[0], out / f".{wheels[0].name}.tmp")
-        os.replace(out / f".{wheels[0].name}.tmp", final)
+        fd, part = tempfile.mkstemp(dir=out, prefix=f".{wheels[0].name}.")  # builds may race
+        os.close(fd)
+        shutil.copyfile(wheels[0], part)
+        os.replace(part, final)
     return RuntimeWheel(final, __version__, runtime_id)
 
 
