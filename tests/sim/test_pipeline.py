@@ -66,7 +66,13 @@ def test_demos_train_export_eval(tmp_path):
                 "drawer-close",
                 "--threads",
                 "1",
+                *(["--ablate", "state"] if backend == "onnxrt" else []),
             ]
         )
     for report in runs.values():
         assert report["episodes"] == 1 and report["latency_ms"]["predictions"] > 0
+    ablated = runs["onnxrt"]["ablations"]["state-mean"]
+    assert ablated["episodes"] == 1 and "ablations" not in runs["torch"]
+    recorded = json.loads((bundle / "manifest.json").read_text())["validation"]["eval"]
+    assert recorded["mt3-smoke"]["ablations"]["state-mean"] == ablated
+    _run(["info", str(bundle)])  # the bundle still verifies after recording

@@ -58,8 +58,10 @@ def info(
 
         for line in summary_lines(b):
             console.print("validation: " + line, markup=False)
+    for line in eval_lines(validation.get("eval")):
+        console.print("validation: " + line, markup=False)
     for key, value in validation.items():
-        if key not in ("parity", "export_seconds", "quantization"):
+        if key not in ("parity", "export_seconds", "quantization", "eval"):
             console.print(f"validation {key}: {value}", markup=False)
 
 
@@ -108,4 +110,20 @@ def parity_lines(parity: dict | None) -> list[str]:
             f"identical token sequences: {t['identical_sequences']:.2%} of {t['samples']} "
             f"({t['tokens_per_sample']} tokens each; PyTorch greedy decode as reference)"
         )
+    return lines
+
+
+def eval_lines(evals: dict | None) -> list[str]:
+    """Recorded closed-loop results, each ablation beside its plain result."""
+    lines = []
+    for suite, e in (evals or {}).items():
+        lines.append(
+            f"closed loop on {suite}: {e['success_rate']:.0%} ({e['successes']}/{e['episodes']}"
+            f" episodes, {e['episodes_per_task']} per task, {e['backend']})"
+        )
+        for name, a in (e.get("ablations") or {}).items():
+            lines.append(
+                f"  ablation {name}: {a['success_rate']:.0%} ({a['successes']}/{a['episodes']}, "
+                f"same seeds; {(a['success_rate'] - e['success_rate']) * 100:+.0f} points vs plain)"
+            )
     return lines

@@ -50,6 +50,13 @@ def train(
         list[str], typer.Option("--set", help="Model config override KEY=VALUE (repeatable).")
     ] = [],  # noqa: B006 - Typer needs a list default
     resume: Annotated[bool, typer.Option(help="Continue from the checkpoint in -o.")] = False,
+    feature_cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where a frozen pretrained encoder's features are cached (default: -o/features); "
+            "share it between runs on the same data."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a reference VLA by behaviour cloning (action chunks, normalization from the data)."""
@@ -66,6 +73,7 @@ def train(
         seed=seed,
         threads=threads,
         save_every=save_every,
+        feature_cache=str(feature_cache) if feature_cache else None,
         overrides=parse_overrides(overrides),
     )
     summary = run(data, output, cfg, resume=resume, progress=not json_out)

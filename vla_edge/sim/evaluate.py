@@ -6,7 +6,9 @@
 Evaluation seeds come from EVAL_SEED_BASE upwards, disjoint from the demonstration seeds, so
 every placement is new to the policy. A predicted chunk is executed open loop for `execute`
 steps (default: the whole chunk), then the policy is asked again; `execute=1` replans every
-step.
+step. `ablate` (see vla_edge.sim.ablate) re-runs the same seeds with black frames, another
+episode's frames, an empty or another task's instruction, or the mean state, and records each
+result beside the plain one under `ablations`.
 """
 
 from __future__ import annotations
@@ -31,8 +33,12 @@ class EvalConfig:
     execute: int | None = None  # actions run per prediction; None: the whole chunk
     seed_offset: int = 0
     save_video: Path | None = None  # .png strip or .gif of each task's first episode
+    ablate: list[str] = field(default_factory=list)  # groups or variants (vla_edge.sim.ablate)
 
     def __post_init__(self) -> None:
+        from vla_edge.sim.ablate import variants
+
+        self.ablate = variants(self.ablate)
         suite = get_suite(self.suite)
         for t in self.tasks:
             suite.task(t)
@@ -72,21 +78,27 @@ def _check_spec(policy, suite) -> int:
     return spec.cameras[0].height
 
 
-def run_episode(env, policy, execute: int | None, record: bool) -> dict:
-    """One episode; returns success, length, per-prediction latencies, and frames if asked."""
+def run_episode(env, policy, execute: int | None, record: bool, view=None) -> dict:
+    """One episode; returns success, length, per-prediction latencies, and frames if asked.
+    `view` (vla_edge.sim.ablate.View) decides what the policy is given; default: everything."""
+    from vla_edge.sim.ablate import View
+
+    view = view or View(policy, env.suite)
     queue: list[np.ndarray] = []
     latencies, frames = [], []
     success = done = False
     while not done:
         if not queue:
-            obs = {c: f for c, f in env.frames().items() if c in policy.spec.camera_names}
-            chunk = policy.predict(obs, env.instruction, env.state())
+            obs = view.frames(env)
+            chunk = policy.predict(obs, view.instruction(env), view.state(env))
             latencies.append(float(policy.last_latency_ms))
             steps = execute or policy.spec.action.n_action_steps or len(chunk)
             queue = list(chunk[:steps])
             if record:
                 frames.append(np.concatenate(list(obs.values()), axis=1))
-        success, done = env.step(queue.pop(0))
+        action = queue.pop(0)
+        success, done = env.step(action)
+        view.step(action)
     return {
         "success": bool(success),
         "length": env.steps,
@@ -123,20 +135,35 @@ evaluate_policy = evaluate
 
 
 def _evaluate(policy, cfg: EvalConfig, progress: bool) -> dict:
+    from vla_edge.sim.ablate import make_view, summary
+
+    suite = get_suite(cfg.suite)
+    _check_spec(policy, suite)
+    views = {v: make_view(v, policy, suite) for v in cfg.ablate}  # refuse bad ones up front
+    report = _run(policy, cfg, suite, make_view("plain", policy, suite), progress, "eval")
+    if views:
+        report["ablations"] = {}
+    for name, view in views.items():
+        ablated = _run(policy, cfg, suite, view, progress, name, record=False)
+        report["ablations"][name] = summary(ablated, name)
+    return report
+
+
+def _run(policy, cfg: EvalConfig, suite, view, progress: bool, desc: str, record=True) -> dict:
     from tqdm import tqdm
 
     from vla_edge.sim.env import make_env
 
-    suite = get_suite(cfg.suite)
-    size = _check_spec(policy, suite)
+    size = policy.spec.cameras[0].height
     tasks = [
         t
         for t in suite.tasks
         if not cfg.tasks or t.env_name in {suite.task(n).env_name for n in cfg.tasks}
     ]
+    save_video = cfg.save_video if record else None
     per_task, latencies, strips = {}, [], []
     steps, start = 0, time.perf_counter()
-    bar = tqdm(total=len(tasks) * cfg.episodes, desc="eval", unit="ep", disable=not progress)
+    bar = tqdm(total=len(tasks) * cfg.episodes, desc=desc, unit="ep", disable=not progress)
     for task in tasks:
         ti = suite.tasks.index(task)
         env = make_env(suite.name, task.env_name, eval_seed(ti, 0, cfg.seed_offset), size)
@@ -144,7 +171,9 @@ def _evaluate(policy, cfg: EvalConfig, progress: bool) -> dict:
         try:
             for k in range(cfg.episodes):
                 env.reset(eval_seed(ti, k, cfg.seed_offset))
-                res = run_episode(env, policy, cfg.execute, record=cfg.save_video and k == 0)
+                other = eval_seed(ti, (k + 1) % max(cfg.episodes, 2), cfg.seed_offset)
+                view.start(env, ti, other)
+                res = run_episode(env, policy, cfg.execute, bool(save_video and k == 0), view)
                 results.append(res)
                 latencies += res["latency_ms"]
                 steps += res["length"]
@@ -152,14 +181,15 @@ def _evaluate(policy, cfg: EvalConfig, progress: bool) -> dict:
         finally:
             env.close()
         per_task[task.env_name] = _task_summary(results)
-        if cfg.save_video:
+        if save_video:
             strips.append(results[0]["frames"])
         bar.set_postfix_str(f"{task.env_name} {per_task[task.env_name]['success_rate']:.0%}")
     bar.close()
+    view.close()
     seconds = time.perf_counter() - start
     report = _report(cfg, policy, per_task, latencies, steps, seconds)
-    if cfg.save_video:
-        report["video"] = str(save_frames(strips, Path(cfg.save_video)))
+    if save_video:
+        report["video"] = str(save_frames(strips, Path(save_video)))
     return report
 
 
@@ -219,3 +249,22 @@ def save_frames(strips: list[list[np.ndarray]], path: Path) -> Path:
         rows.append(np.concatenate([frames[i] for i in pick], axis=1))
     imageio.imwrite(path, np.concatenate(rows, axis=0))
     return path
+
+
+def record_in_bundle(path: str | Path, report: dict) -> None:
+    """Keep an evaluation's figures (and its ablations) in the bundle's validation, per suite:
+    `validation.eval[suite]`; `vla-edge info` shows them."""
+    from vla_edge.bundle import Bundle
+
+    bundle = Bundle.load(path, verify=False)
+    keep = ("backend", "episodes_per_task", "seeds", "success_rate", "successes", "episodes")
+    entry = {k: report[k] for k in keep}
+    entry["tasks"] = {
+        t: {"successes": v["successes"], "episodes": v["episodes"]}
+        for t, v in report["tasks"].items()
+    }
+    if report.get("ablations"):
+        entry["ablations"] = report["ablations"]
+    validation = dict(bundle.manifest.get("validation", {}))
+    validation["eval"] = {**validation.get("eval", {}), report["suite"]: entry}
+    bundle.update(validation=validation)

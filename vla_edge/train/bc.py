@@ -35,6 +35,7 @@ class TrainConfig:
     threads: int = 2
     shift: int = 4  # random image shift (pixels) as augmentation
     save_every: int = 500
+    feature_cache: str | None = None  # frozen-encoder features (default: <out>/features)
     overrides: dict = field(default_factory=dict)  # VlaConfig fields over the preset
 
     def __post_init__(self) -> None:
@@ -80,10 +81,16 @@ def data_spec(dataset, chunk: int, head: str):
 class Batches:
     """Random minibatches as torch tensors, with random-shift image augmentation."""
 
-    def __init__(self, arr: dict, tokenizer, chunk: int, batch: int, shift: int, rng) -> None:
+    def __init__(
+        self, arr: dict, tokenizer, chunk: int, batch: int, shift: int, rng, cached=None
+    ) -> None:
         import torch
 
-        self.frames = {c: torch.from_numpy(f) for c, f in arr["frames"].items()}
+        # `cached`: {camera: float16 frozen-trunk features}, used instead of the frames
+        self.cached = cached is not None
+        source = cached if self.cached else arr["frames"]
+        self.frames = {c: torch.from_numpy(np.ascontiguousarray(f)) for c, f in source.items()}
+        shift = 0 if self.cached else shift
         self.state = torch.from_numpy(arr["state"])
         self.actions = torch.from_numpy(arr["actions"])
         self.episode = arr["episode"]
@@ -100,7 +107,10 @@ class Batches:
 
         i = torch.from_numpy(self.rng.integers(0, len(self.state), self.batch))
         text = torch.from_numpy(self.text_of_episode[self.episode[i.numpy()]])
-        frames = {c: self._shift(f[i]) if self.shift else f[i] for c, f in self.frames.items()}
+        if self.cached:
+            frames = {c: f[i].float() for c, f in self.frames.items()}
+        else:
+            frames = {c: self._shift(f[i]) if self.shift else f[i] for c, f in self.frames.items()}
         return frames, text, self.state[i], self.actions[self.chunks[i]]
 
     def _shift(self, x):
@@ -122,7 +132,7 @@ def bc_loss(model, batches: Batches):
     if hasattr(model, "token_logits"):  # a decoder LLM: cross-entropy of its action tokens
         return model.compute_loss(frames, batches.ids[text], batches.mask[text], state, actions)
     emb = model.encode_instruction(batches.ids, batches.mask)
-    feats = model.features(frames, emb[text], batches.mask[text], state)
+    feats = model.features(frames, emb[text], batches.mask[text], state, cached=batches.cached)
     return model.head.loss(feats, actions)
 
 
@@ -156,14 +166,15 @@ def train(
         model = training_model(cfg.preset, spec, cfg.head, cfg.overrides)
     else:
         model = VlaForActions(preset_config(cfg.preset, spec, cfg.head, **cfg.overrides))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    cached = _pretrained_vision(model, dataset, arr, out, cfg, progress)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     start, history = 0, []
     if resume and (out / "train_state.pt").is_file():
         start, history, rng = _load_state(out, model, opt, cfg)
-    batches = Batches(
-        arr, ByteTokenizer(spec.instruction.max_tokens), cfg.chunk, cfg.batch, cfg.shift, rng
-    )
+    tokenizer = ByteTokenizer(spec.instruction.max_tokens)
+    batches = Batches(arr, tokenizer, cfg.chunk, cfg.batch, cfg.shift, rng, cached)
     model.train()
     t0 = time.perf_counter()
     bar = tqdm(
@@ -179,7 +190,7 @@ def train(
         loss = bc_loss(model, batches)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         history.append(loss.item())
         if step % 20 == 0:
@@ -192,6 +203,8 @@ def train(
         "seconds": round(seconds, 1),
         "final_loss": float(np.mean(history[-50:])) if history else None,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in params),
+        "vision": "cached frozen-trunk features" if cached else "frames (random shift)",
         "episodes": len(dataset.episodes),
         "samples": len(arr["state"]),
     }
@@ -201,6 +214,21 @@ def train(
     return summary
 
 
+def _pretrained_vision(model, dataset, arr: dict, out: Path, cfg: TrainConfig, progress: bool):
+    """Load a pretrained camera encoder's weights; return its cached frozen-trunk features
+    (None for encoders trained from scratch)."""
+    from vla_edge.policy.reference.vision import is_pretrained_encoder, load_pretrained_vision
+    from vla_edge.train.features import cached_features, has_frozen_trunk
+
+    if not is_pretrained_encoder(getattr(model.config, "vision_encoder", "patch")):
+        return None
+    load_pretrained_vision(model)
+    if not has_frozen_trunk(model):
+        return None
+    cache = Path(cfg.feature_cache) if cfg.feature_cache else out / "features"
+    return cached_features(model, dataset, arr["frames"], cache, cfg.threads, progress)
+
+
 def _save(out: Path, model, opt, cfg: TrainConfig, step: int, history: list, rng) -> None:
     import torch
 
@@ -208,7 +236,7 @@ def _save(out: Path, model, opt, cfg: TrainConfig, step: int, history: list, rng
 
     was_training = model.training
     model.eval()
-    save_checkpoint(model, out)
+    save_checkpoint(model, out, keep=("features",))  # the feature cache stays
     model.train(was_training)
     state = {
         "step": step,

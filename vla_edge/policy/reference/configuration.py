@@ -13,6 +13,9 @@ class VlaConfig(PretrainedConfig):
         spec: dict | None = None,
         head: str = "bins",
         patch_size: int = 16,
+        vision_encoder: str = "patch",
+        vision_backbone_blocks: int = 11,
+        vision_finetune_blocks: int = 0,
         hidden_size: int = 64,
         vision_layers: int = 2,
         vision_heads: int = 2,
@@ -43,6 +46,12 @@ class VlaConfig(PretrainedConfig):
         self.spec = spec
         self.head = head
         self.patch_size = patch_size
+        # "patch": a ViT patch embedding trained from scratch; "efficientnet-lite0": the ImageNet
+        # EfficientNet-Lite0 trunk (first `vision_backbone_blocks` MBConv blocks), frozen except
+        # its last `vision_finetune_blocks` (vla_edge/policy/reference/vision.py)
+        self.vision_encoder = vision_encoder
+        self.vision_backbone_blocks = vision_backbone_blocks
+        self.vision_finetune_blocks = vision_finetune_blocks
         self.hidden_size = hidden_size
         self.vision_layers = vision_layers
         self.vision_heads = vision_heads
