@@ -30,9 +30,11 @@ def test_shipped_policies_are_small_and_documented():
 def test_demo_runs(tmp_path):
     from vla_edge.cli.main import app
 
-    args = ["demo", "-o", str(tmp_path), "--task", "drawer-close", "--json"]
+    args = ["demo", "-o", str(tmp_path), "--task", "drawer-open", "--json"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["eval"]["episodes"] == 1 and out["bundle_mb"] > 0
+    assert out["eval"]["suite"] == "mt3-vision-smoke"  # the vision policy's quick suite
+    assert out["recorded"]["suite"] == "mt10-vision" and out["recorded"]["ablations"]
     assert (tmp_path / f"{DEFAULT_POLICY}-episodes.png").is_file()

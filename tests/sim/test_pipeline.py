@@ -76,3 +76,22 @@ def test_demos_train_export_eval(tmp_path):
     recorded = json.loads((bundle / "manifest.json").read_text())["validation"]["eval"]
     assert recorded["mt3-smoke"]["ablations"]["state-mean"] == ablated
     _run(["info", str(bundle)])  # the bundle still verifies after recording
+
+
+def test_vision_smoke_end_to_end(tmp_path):
+    """mt3-vision-smoke as CI runs it: two-camera demos -> the pretrained encoder, frozen and
+    cached -> export -> closed loop with the vision ablation beside the plain result."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="needs the [vision] extra")
+    data, ck, bundle = tmp_path / "demos", tmp_path / "ck", tmp_path / "bundle"
+    demos = ["sim", "demos", "--suite", "mt3-vision-smoke", "--episodes", "1", "-o", str(data)]
+    _run([*demos, "--image-size", "32"])
+    sets = ["vision_encoder=efficientnet-lite0", "hidden_size=32", "vision_layers=0"]
+    train = ["train", "--data", str(data), "-o", str(ck), "--preset", "tiny", "--steps", "30"]
+    train += ["--batch", "16", "--threads", "1", *[a for s in sets for a in ("--set", s)]]
+    summary = _run(train)
+    assert summary["vision"] == "cached frozen-trunk features"
+    _run(["export", str(ck), "-o", str(bundle)])
+    ev = ["eval", str(bundle), "--suite", "mt3-vision-smoke", "--episodes", "1", "--threads", "1"]
+    report = _run([*ev, "--task", "drawer-open", "--ablate", "vision-black"])
+    assert report["episodes"] == 1 and report["latency_ms"]["predictions"] > 0
+    assert report["ablations"]["vision-black"]["episodes"] == 1

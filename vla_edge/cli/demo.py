@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import JsonOpt, command, console, print_json
+from vla_edge.sim.quickstart import DEFAULT_POLICY
 
 
 def register(app: typer.Typer) -> None:
@@ -15,18 +16,21 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    policy: Annotated[str, typer.Option(help="Shipped policy name.")] = "mt10-bins",
+    policy: Annotated[str, typer.Option(help="Shipped policy name.")] = DEFAULT_POLICY,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write.")] = Path(
         "exports/demo"
     ),
-    suite: Annotated[str, typer.Option(help="Suite to run.")] = "mt10",
+    suite: Annotated[
+        str | None, typer.Option(help="Suite to run (default: the one the policy was trained on).")
+    ] = None,
     episodes: Annotated[int, typer.Option(help="Episodes per task.")] = 1,
     tasks: Annotated[list[str], typer.Option("--task", help="Only these tasks (repeatable).")] = [],  # noqa: B006 - Typer needs a list default
     json_out: JsonOpt = False,
 ) -> None:
     """Export the shipped policy, run it closed loop on Meta-World with ONNX Runtime, summarize."""
-    from vla_edge.sim.quickstart import run_demo
+    from vla_edge.sim.quickstart import policy_suite, run_demo
 
+    suite = suite or policy_suite(policy)
     if not json_out:
         console.print(
             f"exporting shipped policy {policy!r} and running {suite} "

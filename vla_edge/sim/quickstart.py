@@ -13,7 +13,7 @@ from pathlib import Path
 from vla_edge.errors import SimError
 
 POLICIES = Path(__file__).resolve().parent.parent / "assets" / "policies"
-DEFAULT_POLICY = "mt10-bins"
+DEFAULT_POLICY = "mt10-vision-bins"
 
 
 def shipped_policies() -> list[str]:
@@ -34,16 +34,36 @@ def recorded_eval(name: str, backend: str = "onnxrt") -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+# the demo runs a recorded suite's quick sibling (same cameras and state, three tasks), so the
+# README's first command stays well under a minute on a CPU
+DEMO_SUITES = {"mt10-vision": "mt3-vision-smoke"}
+
+
+def policy_suite(name: str) -> str:
+    """The suite `vla-edge demo` runs a shipped policy on: the one its result was recorded on
+    (mt10 when none is), or that suite's quick sibling."""
+    rec = recorded_eval(name)
+    suite = rec["suite"] if rec else "mt10"
+    return DEMO_SUITES.get(suite, suite)
+
+
 def run_demo(
-    name: str, out: Path, suite: str, episodes: int, tasks: list[str], progress: bool = True
+    name: str,
+    out: Path,
+    suite: str | None,
+    episodes: int,
+    tasks: list[str],
+    progress: bool = True,
 ) -> dict:
-    """Export the shipped policy into `out`/bundle, evaluate it closed loop, write a strip."""
+    """Export the shipped policy into `out`/bundle, evaluate it closed loop, write a strip
+    (`suite` None: the suite the policy was recorded on)."""
     from vla_edge.bundle import Bundle
     from vla_edge.export import ExportConfig, export_checkpoint
     from vla_edge.policy.policy import Policy
     from vla_edge.sim.evaluate import EvalConfig, evaluate
 
     ckpt = shipped_policy(name)
+    suite = suite or policy_suite(name)
     bundle_dir, strip = out / f"{name}-bundle", out / f"{name}-episodes.png"
     start = time.perf_counter()
     export_checkpoint(ckpt, bundle_dir, ExportConfig(force=True, include_source=False))
