@@ -122,7 +122,7 @@ def parent_row(parent: Path, torch: bool) -> dict:
 def run(args) -> dict:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = Path(args.keep or tmp)
         if args.checkpoint:
             from vla_edge.export import ExportConfig, export_checkpoint
 
@@ -215,6 +215,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/quantize_compare")
     ap.add_argument("--note", default="", help="what the policy is (printed in the report)")
+    ap.add_argument("--keep", default=None, help="keep the bundles in this folder")
     args = ap.parse_args()
     result = run(args)
     out = Path(args.out)
