@@ -72,11 +72,11 @@ def _compute(encoder, frames: np.ndarray, threads: int, progress: bool, cam: str
     import torch
     from tqdm import tqdm
 
-    session = _frozen_session(encoder, frames.shape[1:3], threads)
     out = np.empty((len(frames), *encoder.frozen_shape), np.float16)
     starts = range(0, len(frames), BATCH)
-    for i in tqdm(starts, desc=f"features {cam}", unit="batch", disable=not progress):
-        out[i : i + BATCH] = session.run(None, {"frame": frames[i : i + BATCH]})[0]
+    with _frozen_runner(encoder, frames.shape[1:3], threads) as runner:
+        for i in tqdm(starts, desc=f"features {cam}", unit="batch", disable=not progress):
+            out[i : i + BATCH] = runner.infer({"frame": frames[i : i + BATCH]})["features"]
     with torch.no_grad():
         ref = encoder.frozen(torch.from_numpy(frames[:4])).numpy()
     err = float(np.abs(ref - out[:4].astype(np.float32)).max())
@@ -85,9 +85,13 @@ def _compute(encoder, frames: np.ndarray, threads: int, progress: bool, cam: str
     return out
 
 
-def _frozen_session(encoder, hw: tuple[int, int], threads: int):
-    import onnxruntime as ort
+def _frozen_runner(encoder, hw: tuple[int, int], threads: int):
+    """The frozen trunk as an ONNX graph, run through the one runner factory (ONNX Runtime,
+    CPU); the graph is kept in memory, so the temporary file can go at once."""
+    import onnx
     import torch
+
+    from vla_edge.backends.factory import RunnerOptions, runner_for
 
     class Frozen(torch.nn.Module):
         def __init__(self, enc) -> None:
@@ -111,8 +115,6 @@ def _frozen_session(encoder, hw: tuple[int, int], threads: int):
             opset_version=17,
             dynamo=False,
         )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        graph = onnx.load(str(path))
     encoder.train(was_training)
-    return session
+    return runner_for(graph, options=RunnerOptions(threads=threads))
