@@ -56,6 +56,13 @@ def distill(
         int, typer.Option(help="Student rollout rounds, evenly spaced over the training.")
     ] = 1,
     seed: Annotated[int, typer.Option(help="Seed (init, data order).")] = 0,
+    feature_cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Frozen-trunk feature cache of an autoregressive teacher with a pretrained "
+            "camera encoder (the one `train --feature-cache` wrote; default OUT/features)."
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT.")] = False,
     export: Annotated[Path | None, typer.Option(help="Also export a bundle here.")] = None,
     force: ForceOpt = False,
@@ -88,6 +95,7 @@ def distill(
             export,
             force,
             json_out,
+            feature_cache,
         )
     overrides = parse_overrides(set_)
     if flow_steps is not None:

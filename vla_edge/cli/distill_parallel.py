@@ -23,6 +23,7 @@ def run(
     export: Path | None,
     force: bool,
     json_out: bool,
+    feature_cache: Path | None = None,
 ) -> None:
     from vla_edge.compress.distill.parallel import ParallelDistillConfig, distill_parallel
 
@@ -32,7 +33,13 @@ def run(
             f"--student-preset parallel (one pass over learned action queries), not {preset!r}"
         )
     cfg = ParallelDistillConfig(
-        steps=steps, batch=batch, lr=lr, temperature=temperature, bc_weight=bc_weight, seed=seed
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        temperature=temperature,
+        bc_weight=bc_weight,
+        seed=seed,
+        feature_cache=str(feature_cache) if feature_cache else None,
     )
     result = distill_parallel(teacher, data, output, cfg, progress=not json_out)
     if export is not None:

@@ -130,7 +130,8 @@ def bc_loss(model, batches: Batches):
     """Loss on one minibatch, encoding each distinct instruction once."""
     frames, text, state, actions = batches()
     if hasattr(model, "token_logits"):  # a decoder LLM: cross-entropy of its action tokens
-        return model.compute_loss(frames, batches.ids[text], batches.mask[text], state, actions)
+        ids, mask = batches.ids[text], batches.mask[text]
+        return model.compute_loss(frames, ids, mask, state, actions, cached=batches.cached)
     emb = model.encode_instruction(batches.ids, batches.mask)
     feats = model.features(frames, emb[text], batches.mask[text], state, cached=batches.cached)
     return model.head.loss(feats, actions)

@@ -11,6 +11,11 @@ position (exactly the ones its greedy decode argmaxes). The student matches them
 The student starts from the teacher's weights (the queries from the teacher's embedding of the
 middle bin). Held-out frames at the end of each task's episodes measure token agreement with
 the teacher's greedy decode before and after.
+
+A teacher whose cameras are a pretrained encoder with a frozen trunk (EfficientNet-Lite0) is
+labelled and distilled on the trunk's features, computed once per frame and cached
+(`vla_edge.train.features`, the cache training uses): the trunk is shared and frozen in both
+models, so this gives the same logits as frames, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class ParallelDistillConfig:
     seed: int = 0
     threads: int = 1
     label_batch: int = 128
+    feature_cache: str | None = None  # frozen-trunk features (default: <out>/features)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "threads", "label_batch"):
@@ -67,19 +73,43 @@ def student_from(teacher):
     return student
 
 
-def greedy_labels(teacher, arr: dict, tokenizer, rows: np.ndarray, batch: int) -> np.ndarray:
-    """The teacher's greedy action bins [N, A] on the frames `rows` (its KV-cache loop)."""
+class _CachedVision:
+    """The vision graph's runner on frozen-trunk features instead of frames."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def infer(self, feeds: dict, check: bool = False) -> dict:
+        import torch
+
+        m = self.model
+        images = {
+            c: torch.from_numpy(feeds[f"image_{c}"]).float() for c in m.policy_spec.camera_names
+        }
+        state = torch.from_numpy(feeds["state"]) if "state" in feeds else None
+        with torch.no_grad():
+            return {"observation_embeds": m.observation_embeds(images, state, cached=True).numpy()}
+
+
+def greedy_labels(
+    teacher, arr: dict, tokenizer, rows: np.ndarray, batch: int, cached=None
+) -> np.ndarray:
+    """The teacher's greedy action bins [N, A] on the frames `rows` (its KV-cache loop);
+    `cached`: {camera: frozen-trunk features}, read instead of the frames."""
     from vla_edge.export.kv_graphs import torch_runners
     from vla_edge.policy.autoregressive.decode import KvCacheDecoder
 
     runners = torch_runners(teacher)
     for r in runners.values():
         r.activate()
+    if cached is not None:
+        runners["vision_encoder"] = _CachedVision(teacher)
     dec = KvCacheDecoder(runners, teacher.policy_spec)
+    source = arr["frames"] if cached is None else cached
     out = []
     for lo in range(0, len(rows), batch):
         idx = rows[lo : lo + batch]
-        feeds = {f"image_{c}": np.ascontiguousarray(f[idx]) for c, f in arr["frames"].items()}
+        feeds = {f"image_{c}": np.ascontiguousarray(f[idx]) for c, f in source.items()}
         if teacher.policy_spec.state_dim:
             feeds["state"] = np.ascontiguousarray(arr["state"][idx], dtype=np.float32)
         texts = tuple(str(arr["instructions"][e]) for e in arr["episode"][idx])
@@ -100,19 +130,25 @@ def split(arr: dict, holdout: int) -> tuple[np.ndarray, np.ndarray]:
     return rows[~np.isin(rows, test)], test
 
 
-def agreement(student, teacher_bins: np.ndarray, arr: dict, tokenizer, rows, batch=128) -> dict:
+def agreement(
+    student, teacher_bins: np.ndarray, arr: dict, tokenizer, rows, batch=128, cached=None
+) -> dict:
     """Identical tokens / sequences of the student's one-pass bins vs the teacher's greedy."""
     import torch
 
+    source = arr["frames"] if cached is None else cached
     out = []
     with torch.no_grad():
         for lo in range(0, len(rows), batch):
             idx = rows[lo : lo + batch]
-            images = {c: torch.from_numpy(f[idx]) for c, f in arr["frames"].items()}
+            images = {c: torch.from_numpy(np.asarray(f[idx])) for c, f in source.items()}
+            if cached is not None:
+                images = {c: x.float() for c, x in images.items()}
             texts = [str(arr["instructions"][e]) for e in arr["episode"][idx]]
             ids, mask = (torch.from_numpy(t) for t in tokenizer(texts))
             state = torch.from_numpy(arr["state"][idx].astype(np.float32))
-            out.append(student.generate_bins(images, ids, mask, state).numpy())
+            bins = student.generate_bins(images, ids, mask, state, cached=cached is not None)
+            out.append(bins.numpy())
     bins = np.concatenate(out)
     same = bins == teacher_bins
     return {
@@ -142,14 +178,18 @@ def distill_parallel(teacher_path, data, out, cfg: ParallelDistillConfig, progre
     if spec.instruction.tokenizer != "byte":
         raise InputError("parallel distillation reads byte-tokenized demonstrations only")
     tok = ByteTokenizer(spec.instruction.max_tokens)
-    arr = DemoDataset(data).arrays()
+    dataset = DemoDataset(data)
+    arr = dataset.arrays()
     train_rows, test_rows = split(arr, cfg.holdout)
     t0 = time.perf_counter()
-    labels = greedy_labels(teacher, arr, tok, np.arange(len(arr["episode"])), cfg.label_batch)
+    cached = _trunk_features(teacher, dataset, arr, Path(out), cfg, progress)
+    every = np.arange(len(arr["episode"]))
+    labels = greedy_labels(teacher, arr, tok, every, cfg.label_batch, cached)
     label_s = time.perf_counter() - t0
-    before = agreement(student, labels[test_rows], arr, tok, test_rows)
+    before = agreement(student, labels[test_rows], arr, tok, test_rows, cached=cached)
     rng = np.random.default_rng(cfg.seed)
-    batches = _Sampler(arr, train_rows, labels, tok, spec.action.chunk, cfg.batch, rng)
+    batches = _Sampler(arr, train_rows, labels, tok, spec.action.chunk, cfg.batch, rng, cached)
+    use_cache = cached is not None
     params = [p for p in student.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
     student.train()
@@ -160,8 +200,8 @@ def distill_parallel(teacher_path, data, out, cfg: ParallelDistillConfig, progre
         frames, ids, mask, state, actions, greedy = batches()
         ids, mask = student.trim(ids, mask)
         with torch.no_grad():
-            target = teacher.token_logits(frames, ids, mask, state, greedy)
-        logits = student.token_logits(frames, ids, mask, state)
+            target = teacher.token_logits(frames, ids, mask, state, greedy, cached=use_cache)
+        logits = student.token_logits(frames, ids, mask, state, cached=use_cache)
         kd = (
             F.kl_div(
                 F.log_softmax(logits / temp, -1),
@@ -181,8 +221,8 @@ def distill_parallel(teacher_path, data, out, cfg: ParallelDistillConfig, progre
         opt.step()
         history.append(loss.item())
     student.eval()
-    after = agreement(student, labels[test_rows], arr, tok, test_rows)
-    save_checkpoint(student, Path(out))
+    after = agreement(student, labels[test_rows], arr, tok, test_rows, cached=cached)
+    save_checkpoint(student, Path(out), keep=("features",))  # the feature cache stays
     summary = {
         "checkpoint": str(out),
         "teacher": str(teacher_path),
@@ -191,6 +231,7 @@ def distill_parallel(teacher_path, data, out, cfg: ParallelDistillConfig, progre
         "label_seconds": round(label_s, 1),
         "final_loss": float(np.mean(history[-50:])),
         "train_frames": int(len(train_rows)),
+        "vision": "cached frozen-trunk features" if use_cache else "frames",
         "held_out_before": before,
         "held_out_after": after,
         "config": asdict(cfg),
@@ -199,20 +240,41 @@ def distill_parallel(teacher_path, data, out, cfg: ParallelDistillConfig, progre
     return summary
 
 
+def _trunk_features(teacher, dataset, arr: dict, out: Path, cfg: ParallelDistillConfig, progress):
+    """{camera: cached frozen-trunk features} of a teacher with a pretrained frozen trunk, else
+    None (the frames are read)."""
+    from vla_edge.train.features import cached_features, has_frozen_trunk
+
+    if not has_frozen_trunk(teacher):
+        return None
+    cache = Path(cfg.feature_cache) if cfg.feature_cache else out / "features"
+    return cached_features(teacher, dataset, arr["frames"], cache, cfg.threads, progress)
+
+
 class _Sampler:
     """Random minibatches of training rows: frames, instruction index, state, the demonstrated
     action chunk and the teacher's greedy bins (no augmentation: the teacher labels the frame
     as it is)."""
 
     def __init__(
-        self, arr: dict, rows: np.ndarray, labels: np.ndarray, tok, chunk: int, batch: int, rng
+        self,
+        arr: dict,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        tok,
+        chunk: int,
+        batch: int,
+        rng,
+        cached=None,
     ) -> None:
         import torch
 
         from vla_edge.train.bc import chunk_index
 
         self.rows, self.labels, self.batch, self.rng = rows, labels, batch, rng
-        self.frames = {c: torch.from_numpy(f) for c, f in arr["frames"].items()}
+        self.cached = cached is not None
+        source = arr["frames"] if cached is None else cached
+        self.frames = {c: torch.from_numpy(np.ascontiguousarray(f)) for c, f in source.items()}
         self.state = torch.from_numpy(arr["state"].astype(np.float32))
         self.actions = torch.from_numpy(arr["actions"])
         self.chunks = torch.from_numpy(chunk_index(arr["episode"], arr["step"], chunk))
@@ -226,7 +288,7 @@ class _Sampler:
         k = self.rng.integers(0, len(self.rows), self.batch)
         i = torch.from_numpy(self.rows[k])
         t = torch.from_numpy(self.text[self.rows[k]])
-        frames = {c: f[i] for c, f in self.frames.items()}
+        frames = {c: f[i].float() if self.cached else f[i] for c, f in self.frames.items()}
         greedy = torch.from_numpy(self.labels[self.rows[k]])
         return (
             frames,

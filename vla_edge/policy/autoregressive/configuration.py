@@ -1,5 +1,6 @@
 """ArVlaConfig: a transformers PretrainedConfig for the autoregressive (RT-2 / OpenVLA-style)
-family: a ViT patch encoder per camera, a projector into a decoder LLM (Llama or Qwen2 class,
+family: a camera encoder per camera (a ViT patch encoder, or the pretrained EfficientNet-Lite0
+trunk of the reference family), a projector into a decoder LLM (Llama or Qwen2 class,
 from transformers), and action tokens from the last `bins` ids of the decoder's vocabulary.
 
 `decoding` is "autoregressive" (one greedy token per action dimension, each step fed back
@@ -56,6 +57,9 @@ class ArVlaConfig(PretrainedConfig):
         image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5),
         image_std: tuple[float, float, float] = (0.5, 0.5, 0.5),
         vision_token_pool: int = 1,
+        vision_encoder: str = "patch",
+        vision_backbone_blocks: int = 11,
+        vision_finetune_blocks: int = 0,
         text_vocab: int = 259,
         preset: str = "custom",
         decoder_source: str | None = None,
@@ -73,6 +77,12 @@ class ArVlaConfig(PretrainedConfig):
         self.image_mean = list(image_mean)
         self.image_std = list(image_std)
         self.vision_token_pool = vision_token_pool
+        # "patch" (a ViT patch encoder trained from scratch) or a pretrained camera encoder
+        # ("efficientnet-lite0": its first `vision_backbone_blocks` MBConv blocks, frozen but for
+        # the last `vision_finetune_blocks`; the frozen part's features can be cached in training)
+        self.vision_encoder = vision_encoder
+        self.vision_backbone_blocks = vision_backbone_blocks
+        self.vision_finetune_blocks = vision_finetune_blocks
         # instruction token ids are < text_vocab; action tokens are the last `bins` ids of the
         # decoder vocabulary (its vocab_size = text_vocab + bins for a fresh decoder)
         self.text_vocab = text_vocab

@@ -1,7 +1,8 @@
-"""ArVlaForActions: an RT-2 / OpenVLA-style VLA. A ViT patch encoder over each camera and an MLP
-projector turn the frames into vision tokens in the decoder's embedding space; the proprio
-state (when the spec has one) becomes one more token; a transformers decoder LLM (Llama or
-Qwen2 class) reads
+"""ArVlaForActions: an RT-2 / OpenVLA-style VLA. A camera encoder over each camera (a ViT patch
+encoder, or the pretrained EfficientNet-Lite0 trunk with `vision_encoder="efficientnet-lite0"`),
+vision blocks and an MLP projector turn the frames into vision tokens in the decoder's embedding
+space; the proprio state (when the spec has one) becomes one more token; a transformers decoder
+LLM (Llama or Qwen2 class) reads
 
     [instruction tokens | vision tokens | state token | action tokens]
 
@@ -35,6 +36,7 @@ from vla_edge.policy.autoregressive.decoder import (
     reference_hidden,
 )
 from vla_edge.policy.reference.layers import EncoderBlock, PatchEncoder
+from vla_edge.policy.reference.vision import EfficientNetEncoder, is_pretrained_encoder
 from vla_edge.policy.spec import PolicySpec
 
 
@@ -62,9 +64,13 @@ class ArVlaForActions(PreTrainedModel):
             image_mean=config.image_mean,
             image_std=config.image_std,
             vision_token_pool=config.vision_token_pool,
+            vision_encoder=config.vision_encoder,
+            vision_backbone_blocks=config.vision_backbone_blocks,
+            vision_finetune_blocks=config.vision_finetune_blocks,
         )
+        encoder = _camera_encoder(config.vision_encoder)
         self.cameras = nn.ModuleDict(
-            {c.name: PatchEncoder(vis, c.height, c.width) for c in spec.cameras}
+            {c.name: encoder(vis, c.height, c.width) for c in spec.cameras}
         )
         vh = config.vision_hidden
         self.camera_embed = nn.Parameter(torch.zeros(len(spec.cameras), vh))
@@ -116,10 +122,15 @@ class ArVlaForActions(PreTrainedModel):
         return vision + (1 if self.state_proj is not None else 0)
 
     # --- embeddings ----------------------------------------------------------------------------
-    def observation_embeds(self, images: dict[str, torch.Tensor], state=None) -> torch.Tensor:
-        """Frames (uint8 NHWC per camera) and state -> [B, N_obs, D] decoder embeddings."""
+    def observation_embeds(
+        self, images: dict[str, torch.Tensor], state=None, cached: bool = False
+    ) -> torch.Tensor:
+        """Frames (uint8 NHWC per camera) and state -> [B, N_obs, D] decoder embeddings.
+
+        `cached=True`: `images` holds each camera's frozen-trunk features (a pretrained
+        encoder's `frozen(frame)`, computed once per frame in training) instead of frames."""
         tokens = [
-            self.cameras[name](images[name]) + self.camera_embed[i]
+            self._camera_tokens(name, images[name], cached) + self.camera_embed[i]
             for i, name in enumerate(self.policy_spec.camera_names)
         ]
         x = torch.cat(tokens, dim=1)
@@ -132,6 +143,14 @@ class ArVlaForActions(PreTrainedModel):
             raise SpecError(f"this policy needs a state of size {self.policy_spec.state_dim}")
         z = (state.to(torch.float32) - self.state_mean) / self.state_std
         return torch.cat([out, self.state_proj(z)[:, None, :]], dim=1)
+
+    def _camera_tokens(self, name: str, x: torch.Tensor, cached: bool) -> torch.Tensor:
+        enc = self.cameras[name]
+        if not cached:
+            return enc(x)
+        if not isinstance(enc, EfficientNetEncoder):
+            raise SpecError(f"camera {name!r} has no frozen pretrained trunk to cache")
+        return enc.tuned(x)
 
     def token_embeds(self, ids: torch.Tensor) -> torch.Tensor:
         return self.decoder.model.embed_tokens(ids)
@@ -156,9 +175,9 @@ class ArVlaForActions(PreTrainedModel):
         after = m.sum(1, keepdim=True) + torch.arange(extra, device=mask.device)[None]
         return instr, after
 
-    def _sequence(self, images, input_ids, attention_mask, state, tail: torch.Tensor):
+    def _sequence(self, images, input_ids, attention_mask, state, tail, cached=False):
         """Embeddings, positions and key validity of [instruction | observation | tail]."""
-        obs = self.observation_embeds(images, state)
+        obs = self.observation_embeds(images, state, cached)
         x = torch.cat([self.token_embeds(input_ids), obs, tail], dim=1)
         instr, after = self.positions(attention_mask, obs.shape[1] + tail.shape[1])
         ones = torch.ones(x.shape[0], x.shape[1] - input_ids.shape[1], dtype=torch.int64)
@@ -174,15 +193,18 @@ class ArVlaForActions(PreTrainedModel):
         return additive(keep[None, None] & valid[:, None, None, :].bool())
 
     # --- training ------------------------------------------------------------------------------
-    def token_logits(self, images, input_ids, attention_mask, state, bins=None) -> torch.Tensor:
+    def token_logits(
+        self, images, input_ids, attention_mask, state, bins=None, cached: bool = False
+    ) -> torch.Tensor:
         """Action-slice logits [B, A, bins]: teacher-forced on target `bins` [B, A]
-        (autoregressive) or from the action queries in one pass (parallel)."""
+        (autoregressive) or from the action queries in one pass (parallel). `cached`: `images`
+        are frozen-trunk features (see `observation_embeds`)."""
         b, a = input_ids.shape[0], self.config.action_tokens
         if self.config.decoding == "parallel":
             tail = self.action_queries[None].expand(b, -1, -1)
         else:
             tail = self.bin_embeds(bins[:, : a - 1])
-        x, pos, valid = self._sequence(images, input_ids, attention_mask, state, tail)
+        x, pos, valid = self._sequence(images, input_ids, attention_mask, state, tail, cached)
         queries = a if self.config.decoding == "parallel" else 0
         hidden, _ = self.core(x, pos, self._block_mask(valid, queries))
         # autoregressive: the token before each action token predicts it (the last prompt token
@@ -197,11 +219,13 @@ class ArVlaForActions(PreTrainedModel):
         n = max(int(attention_mask.sum(1).max()), 1)
         return input_ids[:, :n], attention_mask[:, :n]
 
-    def compute_loss(self, images, input_ids, attention_mask, state, actions) -> torch.Tensor:
+    def compute_loss(
+        self, images, input_ids, attention_mask, state, actions, cached: bool = False
+    ) -> torch.Tensor:
         """Cross-entropy of the action tokens of target actions [B, chunk, A] (physical units)."""
         bins = self.to_bins(actions)
         input_ids, attention_mask = self.trim(input_ids, attention_mask)
-        logits = self.token_logits(images, input_ids, attention_mask, state, bins)
+        logits = self.token_logits(images, input_ids, attention_mask, state, bins, cached)
         return F.cross_entropy(logits.reshape(-1, self.config.bins), bins.reshape(-1))
 
     # --- actions <-> bins ----------------------------------------------------------------------
@@ -227,15 +251,19 @@ class ArVlaForActions(PreTrainedModel):
 
     # --- greedy decoding (the PyTorch reference) -----------------------------------------------
     @torch.no_grad()
-    def generate_bins(self, images, input_ids, attention_mask, state=None) -> torch.Tensor:
+    def generate_bins(
+        self, images, input_ids, attention_mask, state=None, cached: bool = False
+    ) -> torch.Tensor:
         """Greedy action bins [B, A]. Autoregressive: transformers' own forward on the growing
         sequence, one token at a time (no cache: an implementation independent of the exported
         KV-cache graphs). Parallel: one pass over the action queries."""
         if self.config.decoding == "parallel":
-            return self.token_logits(images, input_ids, attention_mask, state).argmax(-1)
+            return self.token_logits(
+                images, input_ids, attention_mask, state, cached=cached
+            ).argmax(-1)
         b = input_ids.shape[0]
         empty = torch.zeros(b, 0, self.decoder.config.hidden_size)
-        x, pos, valid = self._sequence(images, input_ids, attention_mask, state, empty)
+        x, pos, valid = self._sequence(images, input_ids, attention_mask, state, empty, cached)
         out = []
         for _ in range(self.config.action_tokens):
             hidden = reference_hidden(self.decoder, x, valid, pos)[:, -1:]
@@ -249,3 +277,11 @@ class ArVlaForActions(PreTrainedModel):
     def forward(self, images, input_ids, attention_mask, state=None) -> torch.Tensor:
         """Frames, token ids and state -> greedy actions [B, chunk, A] at bin centres."""
         return self.from_bins(self.generate_bins(images, input_ids, attention_mask, state))
+
+
+def _camera_encoder(name: str):
+    if name == "patch":
+        return PatchEncoder
+    if is_pretrained_encoder(name):
+        return EfficientNetEncoder
+    raise SpecError(f"unknown vision_encoder {name!r}; choose 'patch' or 'efficientnet-lite0'")
