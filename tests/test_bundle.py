@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from vla_edge.bundle import Bundle, BundleWriter
-from vla_edge.errors import BundleError
+from vla_edge.errors import BundleError, OutputError
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_writer_leaves_nothing_on_failure(tmp_path):
 
 
 def test_writer_refuses_existing_output_without_force(bundle_copy):
-    with pytest.raises(BundleError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         BundleWriter(bundle_copy)
 
 

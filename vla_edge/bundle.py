@@ -71,16 +71,19 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 
 class BundleWriter:
-    """Write a bundle atomically: `with BundleWriter(out) as w: ...; w.finish(manifest)`."""
+    """Write a bundle atomically: `with BundleWriter(out) as w: ...; w.finish(manifest)`.
 
-    def __init__(self, out: str | Path, force: bool = False) -> None:
-        self.out = Path(out)
-        if self.out.exists() and not force:
-            raise BundleError(f"{self.out} already exists: choose another --output or pass --force")
-        if self.out.exists() and not self.out.is_dir():
-            raise BundleError(f"{self.out} exists and is not a directory")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.out.name}.partial-"))
+    `force` replaces an existing vla-edge bundle or checkpoint (never anything else, never one
+    of `inputs`); see vla_edge.outputs."""
+
+    def __init__(
+        self, out: str | Path, force: bool = False, inputs: tuple[str | Path | None, ...] = ()
+    ) -> None:
+        from vla_edge.outputs import PartialDir, check_output
+
+        self.out = check_output(out, force, inputs)
+        self._partial = PartialDir(self.out)
+        self.tmp = self._partial.path
         self.finished = False
 
     def path(self, rel: str) -> Path:
@@ -100,18 +103,12 @@ class BundleWriter:
         manifest["files"] = files
         manifest["content_hash"] = content_hash(manifest["spec"], files)
         _write_json_atomic(self.tmp / MANIFEST, manifest)
-        old = None
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}-{time.time_ns()}")
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        self._partial.commit()
         self.finished = True
         return self.out
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._partial.abort()
 
     def __enter__(self) -> BundleWriter:
         return self

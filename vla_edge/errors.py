@@ -25,6 +25,10 @@ class BundleError(VlaEdgeError):
     """A bundle on disk is missing, incomplete, tampered with, or of an unknown format."""
 
 
+class OutputError(VlaEdgeError):
+    """An output directory cannot be written without losing something (not ours, or an input)."""
+
+
 class ExportError(VlaEdgeError):
     """Exporting a model to ONNX failed."""
 

@@ -75,7 +75,7 @@ def distill(
     from vla_edge.compress.distill.student import parse_overrides
     from vla_edge.compress.prune import export_compressed
 
-    _check_output(output, resume, force)
+    _check_output(output, resume, force, [teacher, data], export)
     from vla_edge.backends.torch.loader import model_type
 
     if model_type(Path(teacher)) == "vla_edge_autoregressive":  # decoder LLM -> parallel (OFT)

@@ -64,8 +64,10 @@ def export(
 ) -> None:
     """Export to ONNX (uint8 frames in, clamped physical actions out) and verify parity."""
     from vla_edge.export import ExportConfig, ParityConfig, export_checkpoint
+    from vla_edge.outputs import check_output
     from vla_edge.policy.adapters.lerobot.checkpoint import is_lerobot
 
+    check_output(output, force, inputs=[checkpoint, data])  # before loading anything
     parity = dict(min_identical_bins=min_bins, samples=parity_samples, data=data)
     if is_lerobot(checkpoint):
         from vla_edge.policy.adapters.lerobot.export import lerobot_config

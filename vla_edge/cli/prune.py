@@ -55,7 +55,7 @@ def prune(
     from vla_edge.compress.prune import PruneConfig, RecoverConfig, export_compressed
     from vla_edge.compress.prune import prune as run_prune
 
-    _check_output(output, resume, force)
+    _check_output(output, resume, force, [checkpoint, data], export)
     train = TrainConfig(steps=recover_steps, batch_size=batch_size, lr=lr, seed=seed, warmup=20)
     cfg = PruneConfig(
         ratio=ratio,
@@ -80,11 +80,20 @@ def prune(
     _print(result)
 
 
-def _check_output(output: Path, resume: bool, force: bool) -> None:
-    from vla_edge.errors import InputError
+def _check_output(output: Path, resume: bool, force: bool, inputs: list, export: Path | None):
+    """Before any work: OUT (and --export) replace only vla-edge outputs, never an input."""
+    from vla_edge.errors import OutputError
+    from vla_edge.outputs import check_not_input, check_output, check_replaceable
 
-    if output.exists() and not (resume or force):
-        raise InputError(f"{output} exists: pass --resume to continue it or --force to replace it")
+    if resume:
+        check_not_input(output, inputs)
+        check_replaceable(output)
+    elif output.exists() and not force and any(output.iterdir()):
+        raise OutputError(f"{output} exists: pass --resume to continue it or --force to replace it")
+    else:
+        check_output(output, force, inputs)
+    if export is not None:
+        check_output(export, force, [*inputs, output], option="--export")
 
 
 def _print(r: dict) -> None:

@@ -77,7 +77,9 @@ def quantize(
     from vla_edge.bundle import Bundle
     from vla_edge.compress.quantize import Budget, QuantizeConfig
     from vla_edge.compress.quantize import quantize as run
+    from vla_edge.outputs import check_output
 
+    check_output(output, force, inputs=[bundle, calib])
     parent = Bundle.load(bundle)
     if parent.layout == "kv-cache":  # a decoder LLM: weight-only INT8/INT4 or FP16
         from vla_edge.cli import quantize_decoder

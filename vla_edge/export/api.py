@@ -55,10 +55,12 @@ def export_checkpoint(
 ) -> Bundle:
     """Reference checkpoint directory -> verified bundle (split layout unless monolithic)."""
     from vla_edge.backends.torch import ModelFromCheckpoint
+    from vla_edge.outputs import check_output
 
     ckpt = Path(ckpt)
-    model = ModelFromCheckpoint(ckpt)()
     config = config or ExportConfig()
+    check_output(out, config.force, inputs=(ckpt, config.parity.data))  # before the slow part
+    model = ModelFromCheckpoint(ckpt)()
     tok_dir = ckpt / "tokenizer" if (ckpt / "tokenizer").is_dir() else None
     if model.config.model_type == "vla_edge_autoregressive":  # decoder LLM: KV-cache graphs
         from vla_edge.export.kv_cache import export_autoregressive
@@ -167,7 +169,8 @@ def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source, ext
         spec.instruction.suffix,
     )
     started = time.perf_counter()
-    with BundleWriter(out, force=config.force) as writer:
+    inputs = (source, tokenizer_dir, config.parity.data)
+    with BundleWriter(out, force=config.force, inputs=inputs) as writer:
         feeds = sample_feeds(spec, tokenizer, batch=config.parity_batch, seed=0)
         programs = None
         if source is None and config.include_source:  # before ONNX tracing touches the copy

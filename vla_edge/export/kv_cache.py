@@ -86,7 +86,8 @@ def export_autoregressive(model, out, config, tokenizer_dir=None, source=None) -
     )
     traced = _folded_copy(model)
     started = time.perf_counter()
-    with BundleWriter(out, force=config.force) as writer:
+    inputs = (source, tokenizer_dir, config.parity.data)
+    with BundleWriter(out, force=config.force, inputs=inputs) as writer:
         examples = _examples(traced, spec, tokenizer, config.parity_batch)
         entries = [
             _export_graph(g, examples[g.role], writer.path(f"{g.role}.onnx"), config.opset)

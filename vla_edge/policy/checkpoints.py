@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from vla_edge.errors import CheckpointError
@@ -24,6 +22,7 @@ def create_checkpoint(
 ) -> dict:
     import torch
 
+    from vla_edge.outputs import check_output
     from vla_edge.policy.reference import (
         VlaForActions,
         default_spec,
@@ -32,9 +31,7 @@ def create_checkpoint(
         preset_config,
     )
 
-    out = Path(out)
-    if out.exists() and not force:
-        raise CheckpointError(f"{out} already exists: choose another --output or pass --force")
+    out = check_output(out, force)
     if text_encoder not in ("own", "minilm"):
         raise CheckpointError(f"text encoder must be 'own' or 'minilm', got {text_encoder!r}")
     spec = default_spec(
@@ -72,26 +69,31 @@ def save_checkpoint(
 ) -> Path:
     """save_pretrained into a temporary sibling, then rename into place. Files of the old
     directory matching a `keep` glob (training state, rollout frames) move into the new one."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     from transformers.utils import logging as hf_logging
 
+    from vla_edge.outputs import PartialDir, check_replaceable
+
+    out = Path(out)
+    check_replaceable(out, leftovers=keep)
     hf_logging.disable_progress_bar()
-    try:
+    with PartialDir(out) as partial:
+        tmp = partial.path
         model.save_pretrained(str(tmp), safe_serialization=True)
         if tokenizer is not None:
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(str(tokenizer), local_files_only=True)
             tok.save_pretrained(str(tmp / "tokenizer"))
-        if out.exists():
-            for pattern in keep:
+        moved = []
+        try:
+            for pattern in keep if out.exists() else ():
                 for f in out.glob(pattern):
                     if not (tmp / f.name).exists():
                         os.replace(f, tmp / f.name)
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+                        moved.append(f)
+            partial.commit()
+        except BaseException:
+            for f in moved:  # the kept files go back where they were
+                os.replace(tmp / f.name, f)
+            raise
     return out

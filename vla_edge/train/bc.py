@@ -151,12 +151,14 @@ def train(
     import torch
     from tqdm import tqdm
 
+    from vla_edge.outputs import check_output
     from vla_edge.policy.reference import VlaForActions, preset_config
     from vla_edge.policy.tokenizer import ByteTokenizer
     from vla_edge.sim.data import DemoDataset
 
     torch.set_num_threads(cfg.threads)
-    out = Path(out)
+    # an existing vla-edge checkpoint (or a feature cache) is retrained or resumed; nothing else
+    out = check_output(out, True, inputs=[data], leftovers=("features",))
     dataset = DemoDataset(data)
     ar = cfg.head.startswith("ar")  # a decoder LLM emitting action tokens (bins)
     spec, arr = data_spec(dataset, cfg.chunk, "bins" if ar else cfg.head)

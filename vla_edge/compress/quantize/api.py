@@ -37,7 +37,9 @@ def quantize(
     parent = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
     _check_parent(parent)
     say = progress or (lambda msg: log.info(msg))
-    with BundleWriter(out, force=config.force) as writer, tempfile.TemporaryDirectory() as tmp:
+    inputs = (parent.path, config.calib)
+    writer = BundleWriter(out, force=config.force, inputs=inputs)
+    with writer, tempfile.TemporaryDirectory() as tmp:
         job = _Job(parent, config, Path(tmp), say)
         outcome = job.run()
         path = write_bundle(writer, parent, config, outcome, Path(out).name)

@@ -226,7 +226,7 @@ def quantize_decoder(
         spec.instruction.tokenizer, spec.instruction.max_tokens, parent.tokenizer_dir
     )
     feeds = _calibration_feeds(parent, config, tokenizer) if config.precision == "fp16" else {}
-    with BundleWriter(out, force=force) as writer:
+    with BundleWriter(out, force=force, inputs=(parent.path, config.data)) as writer:
         entries, paths = [], {}
         for g in parent.graphs:
             model = transform(

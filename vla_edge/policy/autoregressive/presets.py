@@ -161,8 +161,9 @@ def create_ar_checkpoint(
 
     if head not in HEAD_DECODING:
         raise SpecError(f"unknown head {head!r}; autoregressive heads: {list(HEAD_DECODING)}")
-    if Path(out).exists() and not force:
-        raise CheckpointError(f"{out} already exists: choose another --output or pass --force")
+    from vla_edge.outputs import check_output
+
+    check_output(out, force, inputs=[decoder_weights])
     torch.manual_seed(seed)
     tok = None
     if decoder_weights:
