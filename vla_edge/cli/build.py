@@ -105,9 +105,21 @@ def build(
         Path | None, typer.Option(help="vla-edge plugin library (default: $VLA_EDGE_PLUGIN_LIB).")
     ] = None,
     dim: DimOpt = None,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate/--no-validate",
+            help="End with `vla-edge validate --backend trt` on the built engines (default on).",
+        ),
+    ] = True,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Held-out demonstrations to validate on (default: the export's)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Build TensorRT engines for the device into the bundle (run this on the target)."""
+    """Build TensorRT engines for the device into the bundle (run this on the target), then
+    validate them against the FP32 parent; exit 1 when they miss the budget."""
     from vla_edge.backends.trt.config import BuildOptions
     from vla_edge.backends.trt.loader import build_bundle
 
@@ -125,14 +137,44 @@ def build(
         dims=_dims(dim),
     )
     built = build_bundle(bundle, opts)
+    if not json_out:
+        _print_built(built)
+    result = _validate_built(bundle, built, data, plugins, json_out) if validate else None
     if json_out:
-        print_json(
-            [
-                {"role": b.role, "engine": b.engine, "seconds": b.seconds, **b.sidecar.to_dict()}
-                for b in built
-            ]
-        )
-        return
+        engines = [
+            {"role": b.role, "engine": b.engine, "seconds": b.seconds, **b.sidecar.to_dict()}
+            for b in built
+        ]
+        print_json({"engines": engines, "validation": result} if validate else engines)
+    if result is not None and not result["passed"]:
+        raise typer.Exit(1)
+
+
+def _validate_built(bundle: Path, built: list, data: Path | None, plugins, json_out: bool):
+    """`validate --backend trt` on the engines just built (those of the built device)."""
+    from vla_edge.backends.factory import RunnerOptions
+    from vla_edge.cli.validate import print_result
+    from vla_edge.validate import ValidateConfig
+    from vla_edge.validate import validate as run_validate
+
+    device = built[0].sidecar.device if built else None
+    config = ValidateConfig(
+        backend="trt", options=RunnerOptions(device=device, plugin_lib=plugins), data=data
+    )
+    say = (lambda _m: None) if json_out else (lambda m: console.print(m, markup=False))
+    result = run_validate(bundle, config, say=say)
+    if not json_out:
+        print_result(result)
+        if not result["passed"]:
+            console.print(
+                "the engines stay in the bundle, marked failed: `run` refuses them without "
+                "--allow-failed; rebuild with another --precision, or quantize within budget",
+                markup=False,
+            )
+    return result
+
+
+def _print_built(built: list) -> None:
     for b in built:
         layers = b.sidecar.layers
         console.print(

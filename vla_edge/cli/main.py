@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "vla_edge.cli.predict",
     "vla_edge.cli.run",
     "vla_edge.cli.build",
+    "vla_edge.cli.validate",
     "vla_edge.cli.quantize",
     "vla_edge.cli.benchmark",
     "vla_edge.cli.prune",

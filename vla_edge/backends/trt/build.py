@@ -185,4 +185,8 @@ def _record(bundle: Any, built: list[BuiltEngine], files: dict, device, options)
         }
         for b in built
     ]
-    bundle.update(add_files=files, engines=entries)
+    validation = dict(bundle.manifest.get("validation") or {})
+    if validation.get("engines"):  # a rebuilt engine is not the one that was validated
+        rebuilt = {b.engine for b in built}
+        validation["engines"] = {k: v for k, v in validation["engines"].items() if k not in rebuilt}
+    bundle.update(add_files=files, engines=entries, validation=validation)
