@@ -21,6 +21,10 @@ class ShapeError(InputError):
     """An array has a shape other than the one expected."""
 
 
+class ActionError(VlaEdgeError):
+    """A policy produced actions that must not be sent (NaN or inf)."""
+
+
 class BundleError(VlaEdgeError):
     """A bundle on disk is missing, incomplete, tampered with, or of an unknown format."""
 

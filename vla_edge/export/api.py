@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vla_edge.bundle import Bundle, BundleWriter, new_manifest, sparsity_marker
 from vla_edge.errors import ExportError
+from vla_edge.export.checks import check_finite_weights
 from vla_edge.export.graphs import reference_graphs
 from vla_edge.export.onnx_export import DYNAMO_MIN_OPSET, default_opset, onnx_from_torch
 from vla_edge.export.parity import ParityConfig
@@ -78,6 +79,7 @@ def export_model(
 ) -> Bundle:
     """A VlaForActions instance -> bundle."""
     config = config or ExportConfig()
+    check_finite_weights(model, "the model", ExportError)
     refs = reference_graphs(model.eval(), config.monolithic)
     traced = _copy(model)
     for m in traced.modules():  # folded on the copy, never in the caller's (trainable) model
@@ -130,6 +132,7 @@ def export_module(
         )
     if spec.instruction.tokenizer == "bundle" and tokenizer_dir is None:
         raise ExportError("the spec's tokenizer is 'bundle' but no tokenizer_dir was given")
+    check_finite_weights(module, f"module {type(module).__qualname__}", ExportError)
     clone = copy_for_export(module)  # never trace the caller's module
     graphs = generic_graphs(module.eval(), clone, spec, instruction_encoder)
     settings = {

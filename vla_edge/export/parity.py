@@ -92,16 +92,38 @@ def compare(
         if r.shape != cand[key].shape:
             raise ParityError(f"output {key!r}: shape {list(cand[key].shape)} != {list(r.shape)}")
         report.max_abs_error[key] = float(np.abs(r.astype(np.float64) - cand[key]).max())
+    non_finite = _non_finite(ref, cand, names)
+    if raise_on_fail and non_finite:
+        raise ParityError(non_finite)
     a_ref, a_cand = ref["actions"], cand["actions"]
     report.action_error = action_errors(a_ref, a_cand, spec)
     if spec.action.representation == "bins":
-        report.identical_bins = float(
-            (bin_indices(a_ref, spec) == bin_indices(a_cand, spec)).mean()
-        )
-    report.passed = _failure(a_ref, a_cand, spec, config, report) is None
+        with np.errstate(invalid="ignore"):  # NaN: failed above, never counted identical
+            same = bin_indices(a_ref, spec) == bin_indices(a_cand, spec)
+        report.identical_bins = float(same.mean())
+    why = non_finite or _failure(a_ref, a_cand, spec, config, report)
+    report.passed = why is None
     if raise_on_fail and not report.passed:
-        raise ParityError(_failure(a_ref, a_cand, spec, config, report))
+        raise ParityError(why)
     return report
+
+
+def _non_finite(ref: dict, cand: dict, names: tuple[str, str]) -> str | None:
+    """A NaN or inf in any output of either side fails parity (NaN compares as neither above
+    nor below a tolerance, and both sides NaN would otherwise count as identical bins)."""
+    for key in ref:
+        for side, outputs in zip(names, (ref, cand), strict=True):
+            arr = np.asarray(outputs[key])
+            if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+                bad = ~np.isfinite(arr)
+                first = np.argwhere(bad)[0].tolist()
+                return (
+                    f"output {key!r} of {side} holds NaN or inf in {int(bad.sum())} of "
+                    f"{arr.size} values (first at {first}) on the parity samples: the model "
+                    "cannot produce actions from them; check its weights and inputs (a NaN "
+                    "weight, a log or division of a value out of range)"
+                )
+    return None
 
 
 def _failure(a_ref, a_cand, spec, config, report) -> str | None:

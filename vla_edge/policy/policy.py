@@ -15,7 +15,7 @@ import numpy as np
 
 from vla_edge.backends.base import BACKENDS, Runner
 from vla_edge.backends.factory import RunnerOptions
-from vla_edge.errors import BackendError, BundleError, InputError, ShapeError
+from vla_edge.errors import ActionError, BackendError, BundleError, InputError, ShapeError
 from vla_edge.policy.spec import PolicySpec
 
 
@@ -37,6 +37,8 @@ class Policy:
         # per-frame checks read these instead of walking the spec on every call
         self._cams = [(c.name, c.input_name, (c.height, c.width, 3)) for c in spec.cameras]
         self._cam_names = {c.name for c in spec.cameras}
+        self._low = np.asarray(spec.action.low, np.float32)
+        self._high = np.asarray(spec.action.high, np.float32)
         self._decoder = None  # a KV-cache bundle (decoder LLM): the decode loop runs the graphs
         if "prefill" in runners:
             from vla_edge.policy.autoregressive.decode import KvCacheDecoder
@@ -108,7 +110,7 @@ class Policy:
         feeds = self._image_feeds(self._check_frame_keys(frames), batched=False)
         if self.spec.state_dim:
             feeds["state"] = self._check_state(state, 1)
-        actions = self._run(feeds, (instruction,))[0]
+        actions = self._limited(self._run(feeds, (instruction,))[0])
         self.last_latency_ms = (time.perf_counter() - start) * 1e3
         return actions
 
@@ -127,9 +129,14 @@ class Policy:
             raise InputError(f"got {len(texts)} instructions for a batch of {batch} frames")
         if self.spec.state_dim:
             feeds["state"] = self._check_state(state, batch)
-        actions = self._run(feeds, tuple(texts))
+        actions = self._limited(self._run(feeds, tuple(texts)))
         self.last_latency_ms = (time.perf_counter() - start) * 1e3
         return actions
+
+    def _limited(self, actions: np.ndarray) -> np.ndarray:
+        """The actions clamped to the spec's limits (a new array: a runner may reuse its output
+        buffer), or ActionError when any is NaN or inf: such a chunk is never returned."""
+        return limit_actions(actions, self._low, self._high, self.spec.action.names)
 
     def _run(self, feeds: dict[str, np.ndarray], texts: tuple[str, ...]) -> np.ndarray:
         if self._decoder is not None:
@@ -222,6 +229,23 @@ class Policy:
             bad = np.argwhere(~np.isfinite(st))[0].tolist()
             raise InputError(f"state contains NaN or inf (first at index {bad}); refusing to act")
         return st
+
+
+def limit_actions(actions, low: np.ndarray, high: np.ndarray, names: list[str]) -> np.ndarray:
+    """`actions` [..., dim] clamped to [low, high] as float32; ActionError naming the first
+    non-finite element when any is NaN or inf (a clamp would pass NaN through)."""
+    arr = np.asarray(actions, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr)
+        first = np.argwhere(bad)[0].tolist()
+        raise ActionError(
+            f"the policy produced {int(bad.sum())} non-finite action value(s) of {arr.size} "
+            f"(first at {first}, action {names[first[-1]]!r}: {arr[tuple(first)]}); nothing "
+            "may be sent from it. The model is broken (NaN weights?) or its input is far outside "
+            "what it was trained on: check the inputs, re-export and compare with `vla-edge "
+            "validate`"
+        )
+    return np.minimum(np.maximum(arr, low), high)
 
 
 def bundle_or_checkpoint(path: Path) -> str:

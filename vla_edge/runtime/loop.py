@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from vla_edge.errors import RuntimeLoopError
+from vla_edge.errors import ActionError, RuntimeLoopError
 from vla_edge.runtime import watchdog as wd
 from vla_edge.runtime.actuators.base import Actuator, Command
 from vla_edge.runtime.cameras.base import Camera
@@ -205,6 +205,9 @@ class ControlLoop(LoopStartup):
         return 0
 
     def _policy_error(self, exc: BaseException) -> int:
+        if isinstance(exc, ActionError):  # Policy refused its own NaN/inf chunk
+            self.last_error = f"policy returned NaN/inf: {exc}"
+            return wd.NON_FINITE
         self.last_error = f"policy failed: {type(exc).__name__}: {exc}"
         return wd.POLICY_ERROR
 

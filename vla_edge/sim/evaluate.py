@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_edge.errors import SimError
+from vla_edge.policy.policy import limit_actions
 from vla_edge.sim.suites import EVAL_SEED_BASE, get_suite
 
 STRIP_FRAMES = 8  # frames per task in a saved image strip
@@ -84,6 +85,8 @@ def run_episode(env, policy, execute: int | None, record: bool, view=None) -> di
     from vla_edge.sim.ablate import View
 
     view = view or View(policy, env.suite)
+    a = policy.spec.action
+    limits = (np.asarray(a.low, np.float32), np.asarray(a.high, np.float32), a.names)
     queue: list[np.ndarray] = []
     latencies, frames = [], []
     success = done = False
@@ -91,6 +94,7 @@ def run_episode(env, policy, execute: int | None, record: bool, view=None) -> di
         if not queue:
             obs = view.frames(env)
             chunk = policy.predict(obs, view.instruction(env), view.state(env))
+            chunk = limit_actions(chunk, *limits)  # clamped; NaN/inf ends the eval, named
             latencies.append(float(policy.last_latency_ms))
             steps = execute or policy.spec.action.n_action_steps or len(chunk)
             queue = list(chunk[:steps])

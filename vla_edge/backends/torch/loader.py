@@ -53,12 +53,22 @@ class ModelFromCheckpoint:
 
         module, name = FAMILIES[model_type(self.path)]
         family = getattr(importlib.import_module(module), name)
-        hf_logging.disable_progress_bar()
+        from vla_edge.export.checks import check_finite_weights, check_load_report
 
+        hf_logging.disable_progress_bar()
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # its load report: we raise our own, naming the tensors
         try:
-            model = family.from_pretrained(str(self.path), local_files_only=True)
+            model, info = family.from_pretrained(
+                str(self.path), local_files_only=True, output_loading_info=True
+            )
         except Exception as exc:  # transformers raises many kinds
             raise CheckpointError(f"could not load checkpoint {self.path}: {exc}") from exc
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        what = f"checkpoint {self.path}"
+        check_load_report(info, what, CheckpointError)
+        check_finite_weights(model, what, CheckpointError)
         return model.eval()
 
 
