@@ -8,6 +8,6 @@ export VLA_EDGE_PLUGIN_LIB="${VLA_EDGE_PLUGIN_LIB:-$PWD/kernels/build/libvla_edg
 py=.venv/bin/python
 [[ -x $py ]] || py=python3
 
-$py -m pytest -q -rs tests/kernels tests/backends/trt tests/test_check.py
+$py -m pytest -q -rs tests/kernels tests/backends/trt tests/test_check.py tests/jetson
 mkdir -p benchmarks/results
 $py jetson/bench_preprocess.py --out "benchmarks/results/preprocess-$(hostname).json"
