@@ -214,6 +214,11 @@ def test_trt_engines_are_validated_and_recorded_per_engine_file(pair, tmp_path, 
     assert not result["passed"] and "p99 error" in result["reasons"][0]
     policy_engine = next(e["engine"] for e in entries if e["role"] == "policy")
     assert engine_validation(Bundle.load(fp32).manifest, policy_engine)["passed"] is False
+    # an engine that computes NaN is a failed validation (recorded), not a crash
+    stand_in["shift"] = float("nan")
+    result = validate(fp32, ValidateConfig(backend="trt", options=options), **QUIET)
+    assert not result["passed"] and "non-finite action value" in result["reasons"][0]
+    assert engine_validation(Bundle.load(fp32).manifest, policy_engine)["passed"] is False
 
 
 def test_build_ends_with_validate_on_the_built_engines(pair, tmp_path, stand_in, monkeypatch):

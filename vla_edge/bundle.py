@@ -293,3 +293,16 @@ def read_manifest(path: Path) -> dict[str, Any]:
         if key not in manifest:
             raise BundleError(f"{mpath} lacks {key!r}; re-export the bundle")
     return manifest
+
+
+def engine_validation(manifest: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """What `vla-edge validate` recorded for `key` (an engine file such as
+    engines/orin-agx-64gb-fp16.plan, `onnxrt:cpu`, `torch`), or None when it was never validated
+    or the engine was rebuilt since (its file's sha256 is not the one validated)."""
+    entry = ((manifest.get("validation") or {}).get("engines") or {}).get(key)
+    if not entry:
+        return None
+    sha = entry.get("engine_sha256")
+    if sha is not None and (manifest.get("files", {}).get(key) or {}).get("sha256") != sha:
+        return None
+    return entry

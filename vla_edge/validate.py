@@ -29,7 +29,10 @@ from typing import Any
 import numpy as np
 
 from vla_edge.backends.factory import RunnerOptions
-from vla_edge.errors import BundleError, InputError, ParityError
+from vla_edge.bundle import engine_validation
+from vla_edge.errors import ActionError, BundleError, InputError, ParityError
+
+__all__ = ["ValidateConfig", "engine_validation", "judge", "validate"]
 
 DATA_SAMPLES = 64  # observations drawn from --data
 
@@ -275,18 +278,6 @@ def record_result(bundle: Any, keys: list[str], result: dict) -> None:
     bundle.update(validation=validation)
 
 
-def engine_validation(manifest: dict, key: str) -> dict | None:
-    """The recorded validation of `key` (an engine file, `onnxrt:cpu`, `torch`), or None when it
-    was never validated or the engine was rebuilt since (its sha256 changed)."""
-    entry = ((manifest.get("validation") or {}).get("engines") or {}).get(key)
-    if not entry:
-        return None
-    sha = entry.get("engine_sha256")
-    if sha is not None and (manifest.get("files", {}).get(key) or {}).get("sha256") != sha:
-        return None
-    return entry
-
-
 # --- the verb -------------------------------------------------------------------------------
 def validate(
     path: str | Path, config: ValidateConfig | None = None, say: Callable[[str], None] = print
@@ -303,9 +294,15 @@ def validate(
     obs, recorded, info = observations_for(bundle, config, parent)
     say(f"validate: {info['samples']} observations ({info['source']}) on {config.backend}")
     reference, ref_info = reference_actions(bundle, parent, obs, recorded, config.batch)
+    budget = budget_for(bundle, config.budget)
     with Policy.load(bundle.path, backend=config.backend, options=config.options) as policy:
-        actions = policy_actions(policy, obs, config.batch)
-    verdict = judge(reference, actions, bundle.spec, budget_for(bundle, config.budget))
+        try:
+            actions = policy_actions(policy, obs, config.batch)
+        except ActionError as exc:  # NaN/inf actions: a failed validation, recorded as such
+            actions = None
+            verdict = _verdict([str(exc)], reference, None, {}, budget)
+    if actions is not None:
+        verdict = judge(reference, actions, bundle.spec, budget)
     result = {
         **verdict,
         "backend": config.backend,
