@@ -9,6 +9,9 @@ INT8 bundle when `vla-edge quantize` is available:
   bundles, INT8 for INT8 bundles;
 - closed-loop success on the suite when vla_edge.sim is installed; always, the agreement with
   the teacher on held-out demonstration frames (mean |action - teacher action| as % of range).
+- with `--ablate vision-black` (or any `vla-edge eval --ablate` variant), the same seeds again
+  with that ablation for every non-INT8 variant: a student that shrinks or drops the vision
+  encoder shows whether it still uses its camera.
 Writes <out>.json, <out>.md and <out>.png (success, or teacher agreement, against latency).
 
     python benchmarks/pareto_report.py --teacher CKPT --data DEMOS \
@@ -56,7 +59,9 @@ print(json.dumps([times, graph_times]))
 """
 
 
-def make_bundles(variants: dict[str, Path], work: Path, data: Path, int8: bool) -> dict:
+def make_bundles(
+    variants: dict[str, Path], work: Path, data: Path, int8: bool, precision: str = "int8"
+) -> dict:
     from vla_edge.compress.prune import export_compressed
 
     bundles, failures = {}, {}
@@ -65,7 +70,9 @@ def make_bundles(variants: dict[str, Path], work: Path, data: Path, int8: bool) 
         print(f"exported {name}", flush=True)
         if int8 and _has_quantize():
             try:
-                bundles[f"{name}-int8"] = _int8(bundles[name], work / f"{name}-int8", data)
+                bundles[f"{name}-int8"] = _int8(
+                    bundles[name], work / f"{name}-int8", data, precision
+                )
                 print(f"quantized {name}", flush=True)
             except Exception as exc:  # recorded in the report, the other rows still run
                 failures[f"{name}-int8"] = f"{type(exc).__name__}: {exc}"
@@ -73,11 +80,11 @@ def make_bundles(variants: dict[str, Path], work: Path, data: Path, int8: bool) 
     return bundles, failures
 
 
-def _int8(bundle: Path, out: Path, data: Path) -> Path:
+def _int8(bundle: Path, out: Path, data: Path, precision: str = "int8") -> Path:
     from vla_edge.compress.quantize.api import quantize
     from vla_edge.compress.quantize.config import QuantizeConfig
 
-    cfg = QuantizeConfig(precision="int8", calib=str(data), force=True)
+    cfg = QuantizeConfig(precision=precision, calib=str(data), force=True)
     return quantize(bundle, out, cfg).path
 
 
@@ -156,17 +163,33 @@ def _predict(policy, sample) -> np.ndarray:
     return policy.predict(sample["frames"], sample["instruction"], sample["state"])
 
 
-def success(path: Path, suite: str | None, episodes: int, threads: int) -> dict | None:
-    """Closed-loop success on the suite (ONNX Runtime, `threads` threads), with per-task rates."""
+def success(
+    path: Path, suite: str | None, episodes: int, threads: int, ablate: list[str] | None = None
+) -> dict | None:
+    """Closed-loop success on the suite (ONNX Runtime, `threads` threads), with per-task rates,
+    and each `ablate` variant's on the same seeds."""
     if suite is None:
         return None
     from vla_edge.policy.policy import Policy
     from vla_edge.sim.evaluate import evaluate
 
     with Policy.load(path, backend="onnxrt", threads=threads) as policy:
-        result = evaluate(policy, suite=suite, episodes=episodes, progress=False)
+        result = evaluate(
+            policy, suite=suite, episodes=episodes, ablate=list(ablate or []), progress=False
+        )
     tasks = {t: v["successes"] / v["episodes"] for t, v in result["tasks"].items()}
-    return {"rate": float(result["success_rate"]), "episodes": result["episodes"], "tasks": tasks}
+    out = {"rate": float(result["success_rate"]), "episodes": result["episodes"], "tasks": tasks}
+    if ablate:
+        out["ablations"] = {
+            a["variant"]: {
+                "rate": float(a["success_rate"]),
+                "episodes": a["episodes"],
+                "tasks": {t: v["successes"] / v["episodes"] for t, v in a["tasks"].items()},
+            }
+            for a in result["ablations"]
+        }
+    print(f"  {path}: {out['rate']:.0%} of {out['episodes']}", flush=True)
+    return out
 
 
 def sizes(variants: dict[str, Path], bundles: dict) -> dict:
@@ -200,19 +223,31 @@ def markdown(rows: list[dict], args, teacher: str, failures: dict) -> str:
         f"own process; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. `predict` is "
         "`Policy.predict` end to end; `graph` is a bare `session.run` of the per-frame graph "
         "in the same process (the rest is per-call overhead).",
+        *(
+            [f"`-int8` rows: `vla-edge quantize --precision {args.int8_precision}`."]
+            if args.int8
+            else []
+        ),
         "Orin: ESTIMATE from the roofline model (vla_edge.bench), Orin AGX, FP16 (INT8 for INT8 "
         "bundles), not measured on a device.",
         f"Success: closed loop on {args.suite}, {args.episodes} episodes per task, the same "
-        "evaluation seeds for every row, ONNX Runtime.",
+        "evaluation seeds for every row, ONNX Runtime"
+        + (f" ({args.eval_threads} thread(s))" if args.eval_threads else "")
+        + "."
+        + (
+            f" Ablations ({', '.join(args.ablate)}): the same seeds again, every non-INT8 row."
+            if args.ablate
+            else ""
+        ),
         "",
         "| variant | params | per-frame params | graph MB | precision | predict p50 ms | "
         f"graph p50 ms | speed-up vs {teacher} | Orin est. ms | success | success vs {teacher} "
-        "| action gap to teacher (% range) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| action gap to teacher (% range) |" + "".join(f" {a} |" for a in args.ablate),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(args.ablate),
     ]
     ref = next(r for r in rows if r["name"] == teacher)
     for r in rows:
-        head.append(_row(r, ref))
+        head.append(_row(r, ref) + _ablation_cells(r, args.ablate))
     for name, why in failures.items():
         head.append(f"\n{name}: not made ({why})")
     return "\n".join(head) + "\n"
@@ -230,6 +265,15 @@ def _row(r: dict, ref: dict) -> str:
         f"{r['graph_mb']:.2f} | {prec} | {r['p50_ms']:.3f} | {r['graph_p50_ms']:.3f} | "
         f"{ref['p50_ms'] / r['p50_ms']:.2f}x | {orin} | {succ} | {delta} | {r['gap_pct']:.2f} |"
     )
+
+
+def _ablation_cells(r: dict, ablate: list[str]) -> str:
+    found = (r["success"] or {}).get("ablations", {})
+    cells = []
+    for a in ablate:
+        v = found.get(a)
+        cells.append(" - |" if v is None else f" {v['rate']:.1%} of {v['episodes']} |")
+    return "".join(cells)
 
 
 def plot(rows: list[dict], out: Path) -> Path | None:
@@ -298,6 +342,23 @@ def parse_args():
     ap.add_argument("--data", required=True, type=Path)
     ap.add_argument("--variant", action="append", default=[], help="name=checkpoint")
     ap.add_argument("--int8", action="store_true", help="also quantize every variant to INT8")
+    ap.add_argument(
+        "--int8-precision",
+        default="int8",
+        help="vla-edge quantize precision of the -int8 rows (int8, int8-dynamic, mixed)",
+    )
+    ap.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        help="eval --ablate variant run on every non-INT8 row too (e.g. vision-black)",
+    )
+    ap.add_argument(
+        "--eval-threads",
+        type=int,
+        default=None,
+        help="ORT threads in the closed-loop evaluations (default: --threads)",
+    )
     ap.add_argument("--suite", default=None)
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
@@ -311,7 +372,7 @@ def parse_args():
 
 
 def measure(args, variants: dict, work: Path) -> tuple[list[dict], dict]:
-    bundles, failures = make_bundles(variants, work, args.data, args.int8)
+    bundles, failures = make_bundles(variants, work, args.data, args.int8, args.int8_precision)
     size = sizes(variants, bundles)
     gap = agreement(bundles, "teacher", args.data, args.agreement_frames)
     lat = latencies(bundles, args.rounds, args.iters, args.threads)
@@ -326,7 +387,13 @@ def measure(args, variants: dict, work: Path) -> tuple[list[dict], dict]:
                 "graph_p50_ms": lat[n]["graph_p50"],
                 "orin_ms": orin_estimate(bundles[n]),
                 "gap_pct": gap[n],
-                "success": success(bundles[n], args.suite, args.episodes, args.threads),
+                "success": success(
+                    bundles[n],
+                    args.suite,
+                    args.episodes,
+                    args.eval_threads or args.threads,
+                    [] if n.endswith("-int8") else args.ablate,
+                ),
             }
         )
         print(f"measured {n}", flush=True)

@@ -10,13 +10,21 @@ timings in one process) and the rounds alternate, so background load hits every 
         --out benchmarks/results/quantize_compare_small_bins
     python benchmarks/quantize_compare.py --bundle exports/shipped --calib DEMOS --eval mt10 \
         --out benchmarks/results/quantize_compare_shipped
+
+With `--eval`, every ONNX Runtime row runs the same evaluation seeds (`--eval-threads`, 1 by
+default) and its per-task successes are recorded; with `--vision-share`, each ONNX Runtime row's
+per-frame graph is profiled node by node (benchmarks/vision_share.py) for the camera encoders'
+share of its time.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,16 +98,43 @@ def accuracy(path: str) -> dict:
     }
 
 
-def success(path: str, suite: str | None, episodes: int) -> float | str:
+def success(path: str, suite: str | None, episodes: int, threads: int = 1) -> tuple:
+    """(success rate or why not, {task: [successes, episodes]}) on the suite's evaluation seeds
+    (the same for every row), ONNX Runtime with `threads` threads."""
     if not suite:
-        return "not run"
-    from vla_edge.bundle import Bundle
+        return "not run", {}
     from vla_edge.compress.quantize import taskgate
 
-    fn, reason = taskgate._evaluator()
+    fn, reason = taskgate._evaluator()  # noqa: SLF001 - says why the sim is missing
     if fn is None:
-        return f"n/a ({reason})"
-    return taskgate.success_rate(Bundle.load(path), suite, episodes)
+        return f"n/a ({reason})", {}
+    from vla_edge.policy.policy import Policy
+
+    with Policy.load(path, backend="onnxrt", threads=threads) as policy:
+        report = fn(policy, suite=suite, episodes=episodes, progress=False)
+    tasks = {t: [r["successes"], r["episodes"]] for t, r in report["tasks"].items()}
+    print(f"  success {path}: {report['success_rate']:.0%} of {report['episodes']}", flush=True)
+    return float(report["success_rate"]), tasks
+
+
+def _vision_share_module():
+    spec = importlib.util.spec_from_file_location(
+        "vision_share", Path(__file__).with_name("vision_share.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def vision_share(path: str, data: str, samples: int, iters: int, threads: int) -> dict:
+    """The camera encoders' share of the per-frame graph's kernel time (ORT node profiling)."""
+    from vla_edge.bundle import Bundle
+
+    vs = _vision_share_module()
+    b = Bundle.load(path)
+    graph = next(g for g in b.graphs if g["role"] in ("policy", "monolithic"))
+    feeds = vs.feeds(b, data, samples)
+    return vs.profile(b.path / graph["file"], feeds, iters, threads, b.spec.camera_names)
 
 
 def parent_row(parent: Path, torch: bool) -> dict:
@@ -139,17 +174,28 @@ def run(args) -> dict:
             p = name.split(" ", 1)[1].replace("eager ", "")
             acc = parent_row(parent, "torch" in name) if p == "fp32" else accuracy(path)
             torch_row = "torch" in name  # same weights as ort fp32 (export parity): not re-run
-            succ = (
-                "= ort fp32" if torch_row and args.eval else success(path, args.eval, args.episodes)
-            )
-            rows[name] = {**acc, "latency": lat[name], "success": succ}
+            if torch_row and args.eval:
+                succ, tasks = "= ort fp32", {}
+            else:
+                succ, tasks = success(path, args.eval, args.episodes, args.eval_threads)
+            rows[name] = {**acc, "latency": lat[name], "success": succ, "tasks": tasks}
+            if args.vision_share and not torch_row:
+                data = args.calib
+                rows[name]["vision"] = vision_share(path, data, 32, args.share_iters, args.threads)
             if p in quant:
                 rows[name]["quantize_s"] = quant[p]["quantize_s"]
         from vla_edge.bundle import Bundle
 
         spec = Bundle.load(parent).spec.to_dict()
     load = {"before": load_before, "after": os.getloadavg()}
-    return {"rows": rows, "spec": spec, "args": vars(args), "loadavg_1_5_15": load}
+    command = "python " + shlex.join(sys.argv)
+    return {
+        "command": command,
+        "rows": rows,
+        "spec": spec,
+        "args": vars(args),
+        "loadavg_1_5_15": load,
+    }
 
 
 def markdown(result: dict) -> str:
@@ -164,9 +210,11 @@ def markdown(result: dict) -> str:
     )
     if args.get("note"):
         src = f"{src} ({args['note']})"
+    share = any("vision" in r for r in rows.values())
     lines = [
         "# Quantization: precisions side by side",
         "",
+        *([f"`{result['command']}`", ""] if result.get("command") else []),
         f"Policy: {src}. Calibration: {args['calib'] or 'random frames'}; held-out samples: "
         f"{args['holdout']}. Machine: {os.cpu_count()} CPU cores, no GPU; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
@@ -177,8 +225,9 @@ def markdown(result: dict) -> str:
         "",
         "| variant | p50 ms | p99 ms | speed-up vs torch | size MB | identical bins | "
         + " | ".join(f"p99 err {d} ({units[d]})" for d in dims)
-        + " | float layers | success |",
-        "|---|---|---|---|---|---|" + "---|" * len(dims) + "---|---|",
+        + " | float layers | success |"
+        + (" encoder ms/frame | encoder share |" if share else ""),
+        "|---|---|---|---|---|---|" + "---|" * len(dims) + "---|---|" + "---|---|" * share,
     ]
     for name, r in rows.items():
         bins = "-" if r["identical_bins"] is None else f"{r['identical_bins']:.2%}"
@@ -187,9 +236,49 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {name} | {r['latency']['p50']:.2f} | {r['latency']['p99']:.2f} | "
             f"{torch_p50 / r['latency']['p50']:.2f}x | {r['size_bytes'] / 1e6:.2f} | {bins} | "
-            f"{errs} | {r.get('float_layers', '-')} | {succ} |"
+            f"{errs} | {r.get('float_layers', '-')} | {succ} |" + (_share_cells(r) if share else "")
         )
+    lines += _task_table(result)
     return "\n".join(lines) + "\n"
+
+
+def _share_cells(row: dict) -> str:
+    v = row.get("vision")
+    if not v:
+        return " - | - |"
+    return f" {v['vision_ms_per_frame']:.2f} | {v['vision_share']:.0%} |"
+
+
+def _task_table(result: dict) -> list[str]:
+    """Per-task successes of every evaluated row (the same seeds in every column)."""
+    rows = {n: r["tasks"] for n, r in result["rows"].items() if r.get("tasks")}
+    if not rows:
+        return []
+    args = result["args"]
+    names = list(rows)
+    tasks = list(next(iter(rows.values())))
+    lines = [
+        "",
+        f"Closed loop on `{args['eval']}`: {args['episodes']} episodes per task, the same "
+        f"evaluation seeds in every column, ONNX Runtime with {args['eval_threads']} thread(s).",
+        "",
+        "| task | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for t in tasks:
+        cells = " | ".join(f"{rows[n][t][0]}/{rows[n][t][1]}" for n in names)
+        lines.append(f"| {t} | {cells} |")
+    total = {
+        n: [sum(v[0] for v in rows[n].values()), sum(v[1] for v in rows[n].values())] for n in names
+    }
+    lines.append(
+        "| overall | "
+        + " | ".join(
+            f"**{total[n][0]}/{total[n][1]} ({total[n][0] / total[n][1]:.0%})**" for n in names
+        )
+        + " |"
+    )
+    return lines
 
 
 def _load(result: dict, when: str) -> str:
@@ -210,6 +299,13 @@ def main() -> None:
     ap.add_argument("--granularity", default="layer")
     ap.add_argument("--eval", default=None, help="sim suite for closed-loop success")
     ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--eval-threads", type=int, default=1, help="ORT threads in the evaluations")
+    ap.add_argument(
+        "--vision-share",
+        action="store_true",
+        help="profile each ORT row's per-frame graph: the camera encoders' share (needs --calib)",
+    )
+    ap.add_argument("--share-iters", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
@@ -217,6 +313,8 @@ def main() -> None:
     ap.add_argument("--note", default="", help="what the policy is (printed in the report)")
     ap.add_argument("--keep", default=None, help="keep the bundles in this folder")
     args = ap.parse_args()
+    if args.vision_share and not args.calib:
+        ap.error("--vision-share profiles on demonstration frames: give --calib DEMOS")
     result = run(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

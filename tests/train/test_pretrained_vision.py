@@ -114,3 +114,50 @@ def test_unknown_encoder_is_refused():
         VlaForActions(
             preset_config("tiny", _spec(), "bins", **{**EFF, "vision_backbone_blocks": 20})
         )
+
+
+def test_input_pool_shrinks_the_trunk_inside_the_graph(tmp_path):
+    import torch
+
+    from vla_edge.errors import SpecError
+    from vla_edge.policy.reference import VlaForActions, preset_config
+    from vla_edge.policy.reference.vision import load_pretrained_vision
+
+    spec = _spec(64)
+    full = VlaForActions(preset_config("tiny", spec, "bins", **EFF)).eval()
+    pooled = VlaForActions(preset_config("tiny", spec, "bins", **EFF, vision_input_pool=2)).eval()
+    load_pretrained_vision(full)
+    load_pretrained_vision(pooled)
+    f, p = full.cameras["corner"], pooled.cameras["corner"]
+    assert f.grid == (4, 4) and p.grid == (2, 2) and p.frozen_shape == (112, 2, 2)
+    frame = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
+    half = torch.nn.functional.avg_pool2d(frame.permute(0, 3, 1, 2).float(), 2)
+    half = half.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    small = VlaForActions(preset_config("tiny", _spec(32), "bins", **EFF)).eval()
+    load_pretrained_vision(small)
+    with torch.no_grad():  # pooling 64 px by 2 is the trunk at 32 px on the pooled frame
+        got, ref = p.frozen(frame), small.cameras["corner"].frozen(half)
+    assert got.shape == ref.shape
+    assert float((got - ref).abs().max()) < 0.1 * float(ref.abs().max())
+    with pytest.raises(SpecError, match="vision_input_pool"):
+        VlaForActions(preset_config("tiny", spec, "bins", **EFF, vision_input_pool=3))
+
+    from vla_edge.train.features import cache_key
+
+    data = write_synthetic_demos(
+        tmp_path / "d", episodes=1, length=2, size=64, suite="mt3-vision-smoke"
+    )
+    from vla_edge.sim.data import DemoDataset
+
+    ds = DemoDataset(data)
+    assert cache_key(ds, pooled) != cache_key(ds, full)  # pooled features are cached apart
+
+    from vla_edge.export import ExportConfig, export_checkpoint
+    from vla_edge.policy.checkpoints import save_checkpoint
+
+    save_checkpoint(pooled, tmp_path / "ck")
+    export_checkpoint(tmp_path / "ck", tmp_path / "ex", ExportConfig())
+    manifest = json.loads((tmp_path / "ex" / "manifest.json").read_text())
+    assert manifest["validation"]["parity"]["identical_bins"] == 1.0
+    shapes = {i["name"]: i["shape"] for g in manifest["graphs"] for i in g["inputs"]}
+    assert shapes["image_corner"][-3:] == [64, 64, 3]  # the camera stays at 64 px

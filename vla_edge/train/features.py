@@ -39,6 +39,9 @@ def cache_key(dataset, model) -> str:
         "encoder": cfg.vision_encoder,
         "split": next(iter(model.cameras.values())).split,
     }
+    enc = next(iter(model.cameras.values()))
+    if getattr(enc, "input_pool", 1) != 1:  # absent at 1: the keys of existing caches hold
+        ident["input_pool"] = enc.input_pool
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -53,7 +56,7 @@ def cached_features(
         path = cache / f"{cam}-{key}.npy"
         if path.is_file():
             feats = np.load(path, mmap_mode="r")
-            if feats.shape[0] == len(x):
+            if feats.shape == (len(x), *model.cameras[cam].frozen_shape):
                 out[cam] = np.asarray(feats)
                 continue
         out[cam] = _compute(model.cameras[cam], x, threads, progress, cam)

@@ -16,6 +16,7 @@ class VlaConfig(PretrainedConfig):
         vision_encoder: str = "patch",
         vision_backbone_blocks: int = 11,
         vision_finetune_blocks: int = 0,
+        vision_input_pool: int = 1,
         hidden_size: int = 64,
         vision_layers: int = 2,
         vision_heads: int = 2,
@@ -52,6 +53,8 @@ class VlaConfig(PretrainedConfig):
         self.vision_encoder = vision_encoder
         self.vision_backbone_blocks = vision_backbone_blocks
         self.vision_finetune_blocks = vision_finetune_blocks
+        # average-pool factor on the frame inside the graph before the EfficientNet stem
+        self.vision_input_pool = vision_input_pool
         self.hidden_size = hidden_size
         self.vision_layers = vision_layers
         self.vision_heads = vision_heads

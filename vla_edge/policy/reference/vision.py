@@ -11,8 +11,11 @@ The encoder takes uint8 NHWC frames; the cast, the normalization (TF-Lite's (x -
 and the NCHW transpose are inside the graph. It keeps the stem and the first
 `vision_backbone_blocks` MBConv blocks (11 = every block up to stride 16, 112 channels: a 6x6
 grid at 96 px), then projects each grid cell to the hidden size as one token (+ a learned
-position embedding). The kept trunk is frozen in training (BatchNorm statistics included) except
-its last `vision_finetune_blocks` blocks; the frozen part's output can be computed once per
+position embedding). `vision_input_pool` > 1 average-pools the normalized frame by that factor
+inside the graph before the stem (96 px in, 48 px seen at 2): the camera and the frames stay
+as they are, the trunk's cost falls with the pixel count (a student's cheaper vision path).
+The kept trunk is frozen in training (BatchNorm statistics included) except its last
+`vision_finetune_blocks` blocks; the frozen part's output can be computed once per
 demonstration frame and cached (`vla_edge.train.features`).
 """
 
@@ -53,7 +56,13 @@ class EfficientNetEncoder(nn.Module):
             raise SpecError(
                 f"vision_finetune_blocks must be in [0, {keep}], got {cfg.vision_finetune_blocks}"
             )
-        net = _build(name, height, width)
+        self.input_pool = getattr(cfg, "vision_input_pool", 1) or 1
+        if self.input_pool < 1 or height % self.input_pool or width % self.input_pool:
+            raise SpecError(
+                f"vision_input_pool must be a positive divisor of the camera size {height}x"
+                f"{width}, got {self.input_pool}"
+            )
+        net = _build(name, height // self.input_pool, width // self.input_pool)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6())  # noqa: SLF001
         blocks = list(net._blocks[:keep])  # noqa: SLF001
         split = keep - cfg.vision_finetune_blocks
@@ -88,7 +97,10 @@ class EfficientNetEncoder(nn.Module):
     def frozen(self, frame: torch.Tensor) -> torch.Tensor:
         """uint8 [B, H, W, 3] -> the frozen trunk's features [B, C, h, w] (cacheable)."""
         x = (frame.to(torch.float32) - PIXEL_MEAN) * (1.0 / PIXEL_STD)
-        x = self.stem(x.permute(0, 3, 1, 2))
+        x = x.permute(0, 3, 1, 2)
+        if self.input_pool > 1:
+            x = nn.functional.avg_pool2d(x, self.input_pool)
+        x = self.stem(x)
         for block in self.frozen_blocks:
             x = block(x)
         return x
