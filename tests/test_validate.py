@@ -5,6 +5,7 @@ faithful engine computes), or by ones that shift the actions (an engine that wen
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import types
@@ -267,3 +268,40 @@ def test_rebuilding_an_engine_drops_its_validation(pair, tmp_path):
     )
     engines = Bundle.load(fp32).manifest["validation"]["engines"]
     assert rel not in engines and engines["torch"] == kept
+
+
+def test_engine_status_names_failed_and_never_validated_engines(pair, tmp_path, stand_in):
+    from vla_edge.validate import engine_status
+
+    fp32, _ = pair
+    entries = _with_engines(fp32, tmp_path)
+    options = RunnerOptions(device=DEVICE)
+    failed, missing = engine_status(Bundle.load(fp32), "trt", options)
+    assert failed == [] and sorted(missing) == sorted(e["engine"] for e in entries)
+    # ONNX Runtime CPU and torch were judged by export parity: nothing to warn about
+    assert engine_status(Bundle.load(fp32), "onnxrt", RunnerOptions()) == ([], [])
+    assert engine_status(Bundle.load(fp32), "torch", RunnerOptions()) == ([], [])
+    validate(fp32, ValidateConfig(backend="trt", options=options), **QUIET)
+    assert engine_status(Bundle.load(fp32), "trt", options) == ([], [])
+    stand_in["shift"] = 0.05
+    validate(fp32, ValidateConfig(backend="trt", options=options), **QUIET)
+    failed, missing = engine_status(Bundle.load(fp32), "trt", options)
+    assert missing == [] and failed and failed[0].startswith(f"validate (engines/{DEVICE}-fp16")
+
+
+def test_a_recorded_budget_with_unknown_terms_falls_back_to_the_default(pair):
+    from vla_edge.compress.quantize.config import Budget
+    from vla_edge.validate import budget_for
+
+    _, int8 = pair
+    bundle = Bundle.load(int8)
+    assert budget_for(bundle).range_fraction == 0.01  # what quantize recorded
+    validation = json.loads(json.dumps(bundle.manifest["validation"]))
+    validation["quantization"]["budget"] = {"spread": 2.0, "identical_bins": None}
+    bundle.update(validation=validation)
+    got = budget_for(Bundle.load(int8))
+    if "spread" in {f.name for f in dataclasses.fields(Budget)}:  # the budget judge knows it
+        assert got.spread == 2.0
+    else:
+        assert got == Budget.default(bundle.spec)
+    assert budget_for(bundle, "range=0.5").range_fraction == 0.5

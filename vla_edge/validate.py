@@ -186,7 +186,10 @@ def reference_actions(
 # --- the budget ---------------------------------------------------------------------------
 def budget_for(bundle: Any, given: Any = None) -> Any:
     """`given` (text or Budget), else the budget this bundle was quantized under, else the
-    default budget for its head."""
+    default budget for its head. A recorded term this Budget does not know is left out; when
+    nothing is left, the default budget applies."""
+    import dataclasses
+
     from vla_edge.compress.quantize.config import Budget
 
     spec = bundle.spec
@@ -195,13 +198,11 @@ def budget_for(bundle: Any, given: Any = None) -> Any:
     if given is not None:
         return given
     recorded = ((bundle.manifest.get("validation") or {}).get("quantization") or {}).get("budget")
-    if recorded:
-        return Budget(
-            identical_bins=recorded.get("identical_bins"),
-            error=dict(recorded.get("p99_error") or {}),
-            range_fraction=recorded.get("range_fraction"),
-        )
-    return Budget.default(spec)
+    known = {f.name for f in dataclasses.fields(Budget)}
+    terms = {("error" if k == "p99_error" else k): v for k, v in (recorded or {}).items()}
+    terms = {k: v for k, v in terms.items() if k in known and v not in (None, {})}
+    budget = Budget(**terms) if terms else None
+    return budget if budget is not None and not budget.is_empty else Budget.default(spec)
 
 
 def judge(reference: np.ndarray, candidate: np.ndarray, spec: Any, budget: Any) -> dict:
@@ -276,6 +277,28 @@ def record_result(bundle: Any, keys: list[str], result: dict) -> None:
             entry["engine_sha256"] = sha
         engines[key] = entry
     bundle.update(validation=validation)
+
+
+def needs_validation(key: str) -> bool:
+    """Whether a backend's numbers were checked by nothing but `validate`: TensorRT engines and
+    ONNX Runtime on GPU providers (export parity and the quantize budget judged ONNX Runtime CPU
+    against the PyTorch source)."""
+    return key.startswith("engines/") or (key.startswith("onnxrt:") and key != "onnxrt:cpu")
+
+
+def engine_status(bundle: Any, backend: str, options: RunnerOptions) -> tuple[list[str], list[str]]:
+    """(failure reasons, keys never validated that need it) of what `backend` runs for this
+    bundle: what run/predict/eval refuse without --allow-failed, and what they warn about."""
+    failed, missing = [], []
+    for key in validation_keys(bundle, backend, options):
+        entry = engine_validation(bundle.manifest, key)
+        if entry is None:
+            if needs_validation(key):
+                missing.append(key)
+        elif entry.get("passed") is False:
+            reasons = entry.get("reasons") or ["no reason recorded"]
+            failed += [f"validate ({key}): {r}" for r in reasons]
+    return failed, missing
 
 
 # --- the verb -------------------------------------------------------------------------------
