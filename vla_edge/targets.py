@@ -147,7 +147,7 @@ def check(target: Path, options: CheckOptions, device: DeviceProfile | None = No
     report.problems += _device_problems(device, precision, options)
     total = None
     for file in files:
-        view = GraphView(onnx.load(str(file)))
+        view = GraphView(_load_graph(onnx, file))
         found = _graph_problems(view, device)
         found += _precision_problems(view, precision)
         for p in found:
@@ -160,6 +160,18 @@ def check(target: Path, options: CheckOptions, device: DeviceProfile | None = No
         report.problems += check_memory(total, device, options.batch)
     report.problems.sort(key=lambda p: SEVERITY_ORDER.index(p.severity))
     return report
+
+
+def _load_graph(onnx, file: Path):
+    """The ONNX model in `file`, or a BundleError that names the file (a truncated or altered
+    graph makes protobuf raise DecodeError, which says nothing of where)."""
+    try:
+        return onnx.load(str(file))
+    except Exception as exc:  # google.protobuf DecodeError, or onnx's own errors
+        raise BundleError(
+            f"{file} is not a readable ONNX graph ({type(exc).__name__}: {exc}); the file is "
+            "truncated or altered: restore it or re-export the bundle"
+        ) from None
 
 
 def _graph_problems(view: GraphView, device: DeviceProfile) -> list[Problem]:

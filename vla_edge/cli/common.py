@@ -20,6 +20,37 @@ BackendOpt = Annotated[
 ]
 
 
+def check_output(value: object) -> None:
+    """Every command's `output` (--output/-o) must name a path: typer reads `-o ""` as `.`, the
+    current directory, which no command should write its output into or replace."""
+    if isinstance(value, Path) and str(value) in ("", "."):
+        raise typer.BadParameter(
+            f"expected a path to write to, got {str(value)!r} (an empty path, or the current "
+            "directory); name a new directory, e.g. -o exports/my-policy",
+            param_hint="'--output' / '-o'",
+        )
+
+
+def fraction(param: typer.CallbackParam, value: float | None) -> float | None:
+    """Callback of an option that is a fraction in [0, 1] (e.g. --min-bins 0.99)."""
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise typer.BadParameter(
+            f"expected a fraction between 0 and 1 (e.g. 0.99 for 99%), got {value:g}"
+        )
+    return value
+
+
+def open_fraction(param: typer.CallbackParam, value: float | None) -> float | None:
+    """Callback of an option that is a fraction in (0, 1), such as a tolerance relative to a
+    range: 0 and negative values can never be met, 1 or more would accept anything."""
+    if value is not None and not 0.0 < value < 1.0:
+        raise typer.BadParameter(
+            f"expected a fraction greater than 0 and less than 1 (e.g. 1e-3 for 0.1% of each "
+            f"action dimension's range), got {value:g}"
+        )
+    return value
+
+
 def print_json(data: Any) -> None:
     """Print JSON to stdout without rich markup, so scripts can parse it."""
     typer.echo(json.dumps(data, indent=2, default=_default))
@@ -40,29 +71,55 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
+UNEXPECTED_EXIT = 70  # EX_SOFTWARE: vla-edge met something it has no clear message for
+
+
 def handle_errors(fn):
     """Wrap a command: a VlaEdgeError becomes `error: <message>` on stderr and its exit code.
-    With VLA_EDGE_DEBUG=1 the exception propagates with its traceback."""
+    Anything else is a bug (bad input must always end in a VlaEdgeError that says what was
+    expected, what was found and how to fix it): it is printed in one line, without a
+    traceback, with exit code 70. With VLA_EDGE_DEBUG=1 every exception propagates with its
+    traceback."""
     import functools
     import os
 
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        check_output(kwargs.get("output"))
+        try:
+            if isinstance(kwargs.get("instruction"), str):
+                from vla_edge.policy.tokenizer import check_instruction
+
+                check_instruction(kwargs["instruction"], "--instruction")
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # Typer's own exits and usage errors print themselves
+        except Exception as exc:
+            if os.environ.get("VLA_EDGE_DEBUG") == "1":
+                raise
+            err, code = one_line_error(exc)
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(code) from None
+
+    return wrapper
+
+
+def one_line_error(exc: Exception) -> tuple[str, int]:
+    """The one-line message and exit code of an exception that ends a command."""
     from vla_edge.deps import missing_module_error
     from vla_edge.errors import VlaEdgeError
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (VlaEdgeError, ModuleNotFoundError) as exc:
-            if os.environ.get("VLA_EDGE_DEBUG") == "1":
-                raise
-            err = exc if isinstance(exc, VlaEdgeError) else missing_module_error(exc)
-            if err is None:  # not an optional dependency: a bug, keep the traceback
-                raise
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(err.exit_code) from None
-
-    return wrapper
+    if isinstance(exc, VlaEdgeError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, ModuleNotFoundError) and (dep := missing_module_error(exc)) is not None:
+        return str(dep), dep.exit_code
+    text = " ".join(str(exc).split()) or "(no message)"
+    return (
+        f"unexpected {type(exc).__name__}: {text}. This is a bug in vla-edge (bad input should "
+        "get a clear message): please report it with the command you ran; VLA_EDGE_DEBUG=1 "
+        "shows the traceback",
+        UNEXPECTED_EXIT,
+    )
 
 
 def command(app: typer.Typer, name: str | None = None, **kwargs):

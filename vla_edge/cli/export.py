@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from vla_edge.cli.common import ForceOpt, JsonOpt, command, console, print_json
+from vla_edge.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    command,
+    console,
+    fraction,
+    open_fraction,
+    print_json,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -42,12 +50,17 @@ def export(
     atol: Annotated[
         float | None,
         typer.Option(
+            callback=open_fraction,
             help="Parity tolerance on actions, as a fraction of each dimension's range "
-            "(default 1e-3, or the adapter's)."
+            "(default 1e-3, or the adapter's).",
         ),
     ] = None,
     min_bins: Annotated[
-        float, typer.Option(help="Parity: least fraction of identical action bins (bins heads).")
+        float,
+        typer.Option(
+            callback=fraction,
+            help="Parity: least fraction of identical action bins (bins heads).",
+        ),
     ] = 0.99,
     data: Annotated[
         Path | None,

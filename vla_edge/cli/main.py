@@ -10,7 +10,6 @@ import sys
 import typer
 
 from vla_edge import __version__
-from vla_edge.errors import VlaEdgeError
 
 app = typer.Typer(
     name="vla-edge",
@@ -64,14 +63,17 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     try:
         app(standalone_mode=True)
-    except VlaEdgeError as exc:
-        if os.environ.get("VLA_EDGE_DEBUG") == "1":
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # outside a command (e.g. while registering): one line, no traceback
+        if os.environ.get("VLA_EDGE_DEBUG") == "1":
+            raise
+        from vla_edge.cli.common import one_line_error
+
+        message, code = one_line_error(exc)
+        typer.echo(f"error: {message}", err=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,12 @@ class Policy:
         # a monolithic graph of a generic module takes only the inputs its forward declares
         mono = runners.get("monolithic") or runners.get("policy")
         self._takes = {m.name for m in mono.input_metadata()} if mono else set()
+        if mono:
+            try:
+                _check_spec_against_graph(spec, mono, source)
+            except BundleError:
+                self.close()
+                raise
         # per-frame checks read these instead of walking the spec on every call
         self._cams = [(c.name, c.input_name, (c.height, c.width, 3)) for c in spec.cameras]
         self._cam_names = {c.name for c in spec.cameras}
@@ -201,17 +207,10 @@ class Policy:
                     f"camera {name!r}: frames must be uint8 RGB (0-255), got {img.dtype}; "
                     "convert with (img * 255).clip(0, 255).astype(np.uint8) if it is 0-1 float"
                 )
-            if batched:
-                ok = img.ndim == 4 and img.shape[1:] == want
-                got = img.shape[1:] if img.ndim == 4 else img.shape
-            else:
-                ok, got = img.shape == want, img.shape
-                img = img[None]
+            ok = img.ndim == 4 and img.shape[1:] == want if batched else img.shape == want
             if not ok:
-                raise ShapeError(
-                    f"camera {name!r}: expected an image of shape {list(want)} (H, W, RGB), "
-                    f"got {list(got)}; resize the frame"
-                )
+                raise ShapeError(_frame_shape_message(name, want, img.shape, batched))
+            img = img if batched else img[None]
             if batch is not None and img.shape[0] != batch:
                 raise ShapeError(f"cameras have different batch sizes ({batch} vs {img.shape[0]})")
             batch = img.shape[0]
@@ -248,14 +247,63 @@ def limit_actions(actions, low: np.ndarray, high: np.ndarray, names: list[str]) 
     return np.minimum(np.maximum(arr, low), high)
 
 
+def _check_spec_against_graph(spec: PolicySpec, runner: Runner, source: str) -> None:
+    """The spec must describe the graph it comes with: a state size or camera size that differs
+    from the graph's input is the bundle's fault (an edited or mismatched manifest), and must be
+    said so, not blamed on the caller's input later."""
+    wants = {"state": (spec.state_dim,)} if spec.state_dim else {}
+    wants.update({c.input_name: (c.height, c.width, 3) for c in spec.cameras})
+    for meta in runner.input_metadata():
+        want = wants.get(meta.name)
+        graph = tuple(meta.shape[1:]) if meta.shape is not None else ()
+        if want is None or len(graph) != len(want):
+            continue
+        if any(isinstance(g, int) and g != w for g, w in zip(graph, want, strict=True)):
+            what, said, has = (
+                ("state_dim", want[0], f"takes {graph[0]} values")
+                if meta.name == "state"
+                else (f"camera {meta.name!r} is", list(want), f"is {list(graph)}")
+            )
+            raise BundleError(
+                f"{source}: the spec says {what} {said} but the graph's input {meta.name!r} "
+                f"{has}: the bundle's manifest.json does not match its "
+                "graph (edited by hand?); restore manifest.json or re-export the bundle"
+            )
+
+
+def _frame_shape_message(
+    camera: str, want: tuple[int, ...], got: tuple[int, ...], batched: bool
+) -> str:
+    """What is wrong with a frame's shape: predict takes one [H, W, 3] frame per camera,
+    predict_batch a [B, H, W, 3] batch."""
+
+    def shape(dims) -> str:
+        return "[" + ", ".join(str(d) for d in dims) + "]"
+
+    expected = (
+        f"a batch of shape {shape(('B', *want))}" if batched else f"an image of shape {shape(want)}"
+    )
+    axes = "(B, H, W, RGB)" if batched else "(H, W, RGB)"
+    head = f"camera {camera!r}: expected {expected} {axes}, got {shape(got)}"
+    if batched and tuple(got) == want:
+        return f"{head}: add a batch axis (frame[None]), or call predict() for one frame"
+    if not batched and len(got) == 4 and tuple(got[1:]) == want:
+        return f"{head}: that is a batch of {got[0]} frames; call predict_batch() for batches"
+    return f"{head}; resize the frame to {want[0]}x{want[1]} (H x W) with 3 RGB channels"
+
+
 def bundle_or_checkpoint(path: Path) -> str:
     """'bundle' or 'checkpoint', or a BundleError that says what was found."""
-    from vla_edge.backends.torch.loader import is_checkpoint
+    from vla_edge.backends.torch.loader import is_checkpoint, not_a_checkpoint
 
     if (path / "manifest.json").is_file():
         return "bundle"
     if is_checkpoint(path):
         return "checkpoint"
+    if (path / "config.json").is_file():
+        raise BundleError(
+            f"{path} has no manifest.json (not a bundle) and {not_a_checkpoint(path)}"
+        )
     raise BundleError(
         f"{path} is neither a bundle (manifest.json) nor a reference checkpoint (config.json): "
         "make a bundle with `vla-edge export CKPT -o BUNDLE`"

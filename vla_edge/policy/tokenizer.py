@@ -20,6 +20,22 @@ PAD, BOS, EOS, BYTE_OFFSET = 0, 1, 2, 3
 BYTE_VOCAB = 256 + BYTE_OFFSET
 
 
+def check_instruction(text: object, what: str = "instruction") -> None:
+    """An instruction is a str that encodes as UTF-8. Bytes that are not UTF-8 (a terminal in
+    another locale) reach Python as lone surrogates, which no tokenizer can encode."""
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end].encode("utf-8", "surrogateescape")
+        raise InputError(
+            f"{what} is not valid UTF-8 text: bytes {bad!r} at character {exc.start} of "
+            f"{text.encode('utf-8', 'replace').decode()!r}; give the instruction in UTF-8 "
+            "(set a UTF-8 locale such as LANG=C.UTF-8, or re-encode the text)"
+        ) from None
+
+
 class ByteTokenizer:
     """UTF-8 bytes shifted by 3, framed by BOS/EOS, padded with 0. Needs no files."""
 
@@ -30,8 +46,7 @@ class ByteTokenizer:
         self.max_tokens = max_tokens
 
     def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise InputError(f"instruction must be a string, got {type(text).__name__}")
+        check_instruction(text)
         ids = [BOS, *(b + BYTE_OFFSET for b in text.encode("utf-8")), EOS]
         if len(ids) > self.max_tokens:
             raise InputError(
@@ -85,8 +100,7 @@ class HFTokenizer:
         return int(pad) if pad is not None else 0
 
     def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise InputError(f"instruction must be a string, got {type(text).__name__}")
+        check_instruction(text)
         text = text if text.endswith(self.suffix) else text + self.suffix
         ids = self.tok.encode(text).ids
         if len(ids) > self.max_tokens:

@@ -23,13 +23,38 @@ def model_type(path: Path) -> str | None:
     if not cfg.is_file():
         return None
     try:
-        return json.loads(cfg.read_text()).get("model_type")
-    except json.JSONDecodeError:
+        found = json.loads(cfg.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return found.get("model_type") if isinstance(found, dict) else None
 
 
 def is_checkpoint(path: Path) -> bool:
     return model_type(path) in FAMILIES
+
+
+def not_a_checkpoint(path: Path) -> str:
+    """Why `path` is not a reference checkpoint, in words that say how to fix it."""
+    cfg = path / "config.json"
+    make = "create one with `vla-edge model create` or `vla-edge train`"
+    if not path.is_dir():
+        return f"{path} is not a directory: expected a reference checkpoint folder; {make}"
+    if not cfg.is_file():
+        return f"{path} is not a vla-edge reference checkpoint (it has no config.json); {make}"
+    try:
+        found = json.loads(cfg.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        return f"{cfg} is not UTF-8 text (byte {exc.start}): restore the file or {make}"
+    except json.JSONDecodeError as exc:
+        return (
+            f"{cfg} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
+            "fix the file (or restore it from where the checkpoint came from)"
+        )
+    kind = found.get("model_type") if isinstance(found, dict) else None
+    return (
+        f"{path} is not a vla-edge reference checkpoint: its config.json has model_type "
+        f"{kind!r}, expected one of {sorted(FAMILIES)}; {make}"
+    )
 
 
 class ModelFromCheckpoint:
@@ -40,11 +65,7 @@ class ModelFromCheckpoint:
 
     def __call__(self):
         if not is_checkpoint(self.path):
-            raise CheckpointError(
-                f"{self.path} is not a vla-edge reference checkpoint (no config.json with "
-                f"model_type in {sorted(FAMILIES)}); create one with `vla-edge model create` or "
-                "`vla-edge train`"
-            )
+            raise CheckpointError(not_a_checkpoint(self.path))
         if not (self.path / "model.safetensors").is_file():
             raise CheckpointError(f"{self.path} has no model.safetensors")
         import importlib

@@ -204,8 +204,14 @@ def _read_images(folder: Path, limit: int) -> np.ndarray:
     image = require("PIL.Image", extra="plot", purpose="read calibration images")
     arrays = []
     for p in _images(folder)[:limit]:
-        with image.open(p) as im:
-            arrays.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+        try:
+            with image.open(p) as im:
+                arrays.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+        except (OSError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
+            raise CalibrationError(
+                f"calibration image {p} cannot be read ({type(exc).__name__}: {exc}); replace "
+                "or remove the file (a truncated or mislabelled image?)"
+            ) from None
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise CalibrationError(

@@ -96,10 +96,17 @@ class UdpActuator(Actuator):
     @classmethod
     def from_uri(cls, uri: str, names: list[str] | None = None) -> UdpActuator:
         parsed = urlparse(uri)
-        if not parsed.hostname or not parsed.port:
+        try:
+            port = parsed.port  # urllib raises ValueError for a port that is not 0-65535
+        except ValueError:
+            raise RuntimeLoopError(
+                f"UDP actuator port in {uri!r} must be a number from 1 to 65535, got "
+                f"{parsed.netloc.rpartition(':')[2]!r}; e.g. udp://127.0.0.1:9870"
+            ) from None
+        if not parsed.hostname or not port:
             raise RuntimeLoopError(f"UDP actuator needs udp://HOST:PORT, got {uri!r}")
         fmt = parse_qs(parsed.query).get("format", ["json"])[0]
-        return cls(parsed.hostname, parsed.port, fmt=fmt, names=names)
+        return cls(parsed.hostname, port, fmt=fmt, names=names)
 
     def describe(self) -> str:
         return f"udp://{self.host}:{self.port} ({self.fmt})"

@@ -79,11 +79,29 @@ def open_camera(source: str, name: str = "camera") -> Camera:
     return _file_camera(source, name)
 
 
+def _fps(source: str, text: str) -> float:
+    try:
+        fps = float(text)
+    except ValueError:
+        fps = float("nan")
+    if not 0 < fps < float("inf"):
+        raise RuntimeLoopError(
+            f"camera source {source!r}: fps must be a positive number of frames per second, "
+            f"got {text!r}; e.g. {_fps_example(source)}"
+        )
+    return fps
+
+
+def _fps_example(source: str) -> str:
+    path = source.partition("?")[0]
+    return "pattern:224x224@15" if path == "pattern" else f"{path}?fps=15"
+
+
 def _file_camera(source: str, name: str) -> Camera:
     path_str, opts = _split_query(source)
     path = Path(path_str).expanduser()
     loop = opts.get("loop", "1") not in ("0", "false", "no")
-    fps = float(opts["fps"]) if "fps" in opts else None
+    fps = _fps(source, opts["fps"]) if "fps" in opts else None
     if path.is_dir():
         return FolderCamera(path, name=name, fps=fps or 30.0, loop=loop)
     if path.is_file():
