@@ -139,8 +139,9 @@ def _export_parity(bundle: Any, parent: Any | None) -> dict:
     bundle's own, or its FP32 parent's for a quantized bundle (which copied the samples)."""
     for b in (bundle, parent):
         parity = ((b.manifest.get("validation") or {}).get("parity") or {}) if b else {}
-        if "source" in parity:
-            return parity
+        for report in (parity.get("observations") or {}, parity):  # a decoder's, an export's
+            if report.get("source"):
+                return report
     return {}
 
 
