@@ -160,6 +160,33 @@ def new_manifest(
     }
 
 
+def mark_failed(manifest: dict[str, Any], step: str, reasons: list[str]) -> None:
+    """Record in `manifest["failed"]` that `step` (e.g. "quantize", "validate") found this
+    bundle out of its budget, with the reasons in words. Each step adds its own entry."""
+    entries = [e for e in _failed_entries(manifest) if e.get("step") != step]
+    entries.append({"step": step, "reasons": [str(r) for r in reasons] or ["no reason given"]})
+    manifest["failed"] = entries
+
+
+def failure_reasons(manifest: dict[str, Any]) -> list[str]:
+    """Why the bundle was marked failed, one "step: reason" per line; [] when it was not.
+    The one check `Policy.load` (refusing without allow_failed), predict/run/eval, info and
+    benchmark read. A `failed` entry may be {"step", "reasons"} or a list of them."""
+    return [
+        f"{e.get('step', 'unknown step')}: {r}"
+        for e in _failed_entries(manifest)
+        for r in (e.get("reasons") or ["no reason given"])
+    ]
+
+
+def _failed_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    failed = manifest.get("failed")
+    if not failed:
+        return []
+    entries = failed if isinstance(failed, list) else [failed]
+    return [e if isinstance(e, dict) else {"reasons": [str(e)]} for e in entries]
+
+
 class Bundle:
     """A bundle on disk, loaded and verified."""
 
@@ -206,6 +233,11 @@ class Bundle:
     @property
     def name(self) -> str:
         return self.manifest.get("name", self.path.name)
+
+    @property
+    def failure_reasons(self) -> list[str]:
+        """[] unless a step marked this bundle failed (see `failure_reasons(manifest)`)."""
+        return failure_reasons(self.manifest)
 
     @property
     def content_hash(self) -> str:

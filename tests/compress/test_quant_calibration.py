@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vla_edge.bundle import Bundle
-from vla_edge.compress.quantize import QuantizeConfig, load_calibration, quantize
+from vla_edge.compress.quantize import Budget, QuantizeConfig, load_calibration, quantize
 from vla_edge.compress.quantize.calibration import CalibrationSet
 from vla_edge.errors import CalibrationError
 
@@ -105,7 +105,8 @@ def test_split_needs_two_samples_and_does_not_overlap(spec):
 
 def test_quantize_with_real_frames_records_the_source(tiny_bundle, tmp_path):
     d = _calib_dir(tmp_path / "c", n=16, lines=["open the drawer", "push the button"] * 8)
-    cfg = QuantizeConfig(precision="int8", calib=d, calib_size=12, holdout=4)
+    loose = Budget(spread=1e3)  # a random tiny model: the gate is tested in test_quant_budget
+    cfg = QuantizeConfig(precision="int8", calib=d, calib_size=12, holdout=4, budget=loose)
     b = quantize(tiny_bundle("bins"), tmp_path / "q", cfg)
     held = b.manifest["validation"]["quantization"]["heldout"]
     assert held["source"] == str(d) and not held["random_frames"]

@@ -8,15 +8,18 @@ import onnx
 import pytest
 
 from vla_edge.bundle import Bundle
-from vla_edge.compress.quantize import QuantizeConfig, quantize
+from vla_edge.compress.quantize import Budget, QuantizeConfig, quantize
 from vla_edge.errors import QuantizationError
 from vla_edge.policy.policy import Policy
 
 SMALL = dict(calib_size=12, holdout=12, force=True)
+# format tests: a random tiny model on random frames barely varies its actions, so its INT8
+# misses the default (spread-relative) budget; the gate itself is tested in test_quant_budget
+LOOSE = Budget(spread=1e3)
 
 
 def _q(parent, out, **kw):
-    return quantize(parent, out, QuantizeConfig(**{**SMALL, **kw}))
+    return quantize(parent, out, QuantizeConfig(**{**SMALL, "budget": LOOSE, **kw}))
 
 
 def _predict(path):
@@ -29,7 +32,7 @@ def _predict(path):
 @pytest.mark.parametrize("precision", ["fp16", "int8", "int8-dynamic", "mixed"])
 def test_precision_round_trips(tiny_bundle, tmp_path, precision):
     parent = Bundle.load(tiny_bundle("bins"))
-    kw = {"budget": None} if precision != "mixed" else {"granularity": "block"}
+    kw = {} if precision != "mixed" else {"granularity": "block"}
     out = _q(parent.path, tmp_path / precision, precision=precision, **kw)
     again = Bundle.load(out.path)  # every hash checks
     assert again.manifest["lineage"]["parent"] == parent.content_hash
@@ -86,9 +89,9 @@ def test_other_heads(tiny_bundle, tmp_path, head):
 
 
 def test_fp16_is_close_on_continuous_head(tiny_bundle, tmp_path):
-    out = _q(tiny_bundle("continuous"), tmp_path / "h", precision="fp16")
+    out = _q(tiny_bundle("continuous"), tmp_path / "h", precision="fp16", budget=None)
     q = out.manifest["validation"]["quantization"]
-    assert q["passed"], q["violations"]  # default budget: p99 error <= 1% of the range
+    assert q["passed"], q["violations"]  # the default budget
 
 
 def test_monolithic_int8(tiny_bundle, tmp_path):

@@ -98,7 +98,9 @@ def test_sensitivity_report(mixed_bundle):
 
 
 def test_block_granularity(tiny_bundle, tmp_path):
-    cfg = QuantizeConfig("int8", sensitivity=True, granularity="block", **FAST)
+    cfg = QuantizeConfig(
+        "int8", sensitivity=True, granularity="block", budget=Budget(spread=1e3), **FAST
+    )
     b = quantize(tiny_bundle("bins"), tmp_path / "b", cfg)
     rows = json.loads((b.path / "reports/sensitivity.json").read_text())
     names = {r["name"] for r in rows}

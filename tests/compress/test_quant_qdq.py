@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from vla_edge.compress.quantize import QuantizeConfig, quantize
+from vla_edge.compress.quantize import Budget, QuantizeConfig, quantize
 from vla_edge.compress.quantize.graphs import weighted_layers
 from vla_edge.compress.quantize.qdq import insert_qdq, weight_qparams
 
@@ -33,7 +33,13 @@ def int8_graphs(tiny_bundle, tmp_path_factory):
     cases = [("bins", False, "int8"), ("flow", False, "int8"), ("bins", True, "int8")]
     cases.append(("bins", False, "mixed"))
     for head, mono, precision in cases:
-        cfg = QuantizeConfig(precision=precision, calib_size=8, holdout=8, granularity="block")
+        cfg = QuantizeConfig(
+            precision=precision,
+            calib_size=8,
+            holdout=8,
+            granularity="block",
+            budget=Budget(spread=1e3),  # graph-structure tests of a random tiny model
+        )
         b = quantize(tiny_bundle(head, monolithic=mono), root / f"{head}-{mono}-{precision}", cfg)
         role = "monolithic" if mono else "policy"
         out.append(onnx.load(str(b.graph_path(role))))

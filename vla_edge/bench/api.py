@@ -84,6 +84,12 @@ def benchmark(paths: list[Path], options: BenchmarkOptions) -> dict[str, Any]:
         "warnings": [],
     }
     bundles = [b for b, _ in load_with_lineage(paths)]
+    report["warnings"] += [
+        f"{b.path} is marked FAILED ({'; '.join(b.failure_reasons)}): timed here, but "
+        "predict/run/eval refuse it without --allow-failed"
+        for b in bundles
+        if b.failure_reasons
+    ]
     cache = CostCache()
     mode = _mode(options.device, system)
     report["mode"] = mode

@@ -9,11 +9,13 @@ import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, console, print_json
 from vla_edge.cli.options import (
+    AllowFailedOpt,
     CudaGraphOpt,
     EngineDeviceOpt,
     ProvidersOpt,
     ZeroCopyOpt,
     runner_options,
+    warn_failed,
 )
 
 
@@ -42,6 +44,7 @@ def eval_cmd(
     cuda_graph: CudaGraphOpt = False,
     zero_copy: ZeroCopyOpt = None,
     engine_device: EngineDeviceOpt = None,
+    allow_failed: AllowFailedOpt = False,
     save_video: Annotated[
         Path | None, typer.Option(help="Write each task's first episode: .png strip or .gif.")
     ] = None,
@@ -76,7 +79,8 @@ def eval_cmd(
         ablate=list(ablate),
     )
     options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
-    with Policy.load(path, backend=backend, options=options) as policy:
+    with Policy.load(path, backend=backend, options=options, allow_failed=allow_failed) as policy:
+        warn_failed(policy)
         report = evaluate(policy, cfg, progress=not json_out)
     if record and (path / "manifest.json").is_file():
         record_in_bundle(path, report)

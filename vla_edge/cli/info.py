@@ -31,6 +31,14 @@ def info(
         f"[bold]{b.name}[/bold]  {b.path}  ({b.layout}, {b.precision}, "
         f"{b.size_bytes() / 1e6:.2f} MB of graphs)  hash {b.content_hash[:12]}"
     )
+    for reason in b.failure_reasons:
+        console.print(
+            f"FAILED {reason} (kept with --keep-failed; predict/run/eval refuse it without "
+            "--allow-failed)",
+            style="bold red",
+            markup=False,
+            soft_wrap=True,
+        )
     cams = ", ".join(f"{c.name} {c.height}x{c.width}" for c in spec.cameras)
     a = spec.action
     console.print(

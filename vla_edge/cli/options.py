@@ -56,3 +56,29 @@ def runner_options(
         cuda_graph=cuda_graph,
         zero_copy=zero_copy,
     )
+
+
+AllowFailedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-failed",
+        help="Use a bundle marked failed (a quantization kept with --keep-failed that missed "
+        "its budget); it is refused without this, and used with a warning with it.",
+    ),
+]
+
+
+def warn_failed(policy) -> None:
+    """One warning line on stderr when the policy's bundle is marked failed (loaded with
+    --allow-failed), with the reasons, before anything runs."""
+    from vla_edge.cli.common import err_console
+
+    reasons = getattr(policy, "failure_reasons", [])
+    if reasons:
+        err_console.print(
+            f"warning: {policy.source} is marked FAILED ({'; '.join(reasons)}); used because "
+            "of --allow-failed",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -11,11 +11,13 @@ import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, console, print_json
 from vla_edge.cli.options import (
+    AllowFailedOpt,
     CudaGraphOpt,
     EngineDeviceOpt,
     ProvidersOpt,
     ZeroCopyOpt,
     runner_options,
+    warn_failed,
 )
 from vla_edge.errors import InputError
 
@@ -46,6 +48,7 @@ def predict(
     cuda_graph: CudaGraphOpt = False,
     zero_copy: ZeroCopyOpt = None,
     engine_device: EngineDeviceOpt = None,
+    allow_failed: AllowFailedOpt = False,
     resize: Annotated[bool, typer.Option(help="Resize images to the camera size.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -56,7 +59,8 @@ def predict(
     from vla_edge.policy.policy import Policy
 
     options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
-    with Policy.load(bundle, backend=backend, options=options) as policy:
+    with Policy.load(bundle, backend=backend, options=options, allow_failed=allow_failed) as policy:
+        warn_failed(policy)
         spec = policy.spec
         frames = _example_frames(spec) if example else {}
         if not image and not example:

@@ -38,8 +38,10 @@ def quantize(
     budget: Annotated[
         str | None,
         typer.Option(
-            help="Accuracy budget, e.g. 'bins=0.99' or 'dx=0.002,range=0.01' (p99 error in the "
-            "action's units / as a fraction of its range). Missing it fails the command."
+            help="Accuracy budget, e.g. 'spread=0.5', 'bins=0.99' or 'dx=0.002,range=0.01' (p99 "
+            "error as a multiple of the parent's std on held-out frames / in the action's units "
+            "/ as a fraction of its range). Default: spread=1 (+ bins=0.8 for bins heads). "
+            "Missing it fails the command and writes nothing (see --keep-failed)."
         ),
     ] = None,
     encoder: Annotated[
@@ -59,8 +61,13 @@ def quantize(
         str | None, typer.Option("--eval", help="Closed-loop task gate on this sim suite.")
     ] = None,
     eval_episodes: Annotated[int, typer.Option(help="Episodes for --eval.")] = 20,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail when the default budget is missed too.")
+    keep_failed: Annotated[
+        bool,
+        typer.Option(
+            "--keep-failed",
+            help="Write a bundle that misses its budget anyway, marked failed in its manifest "
+            "(predict/run/eval then refuse it without --allow-failed).",
+        ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the calibration/held-out split.")] = 0,
     weight_format: Annotated[
@@ -103,7 +110,7 @@ def quantize(
         calib_size=calib_size,
         holdout=holdout,
         calib_method=calib_method,
-        budget=Budget.parse(budget, parent.spec) if budget else None,
+        budget=Budget.parse(budget, parent.spec) if budget is not None else None,
         encoder_precision=encoder,
         granularity=granularity,
         mixed_base=mixed_base,
@@ -111,7 +118,7 @@ def quantize(
         sensitivity_samples=sensitivity_samples,
         eval_suite=eval_suite,
         eval_episodes=eval_episodes,
-        strict=strict,
+        keep_failed=keep_failed,
         seed=seed,
         force=force,
     )
@@ -122,11 +129,16 @@ def quantize(
         print_json({"bundle": str(result.path), "graphs": result.graphs, **_validation(result)})
         return
     for line in summary_lines(result):
-        console.print(line)
+        console.print(line, markup=False)
 
 
 def _validation(result) -> dict:
-    return {"validation": result.manifest["validation"], "lineage": result.manifest["lineage"]}
+    m = result.manifest
+    return {
+        "validation": m["validation"],
+        "lineage": m["lineage"],
+        "failed": m.get("failed"),
+    }
 
 
 def summary_lines(result) -> list[str]:
@@ -140,14 +152,25 @@ def summary_lines(result) -> list[str]:
     src = "random frames" if held["random_frames"] else held["source"]
     lines.append(
         f"  vs parent on {held['heldout_samples']} held-out samples ({src}), calibrated on "
-        f"{held['calibration_samples']}:"
+        f"{held['calibration_samples']}{_asked(result.manifest)}:"
     )
     if q["identical_bins"] is not None:
         lines.append(f"  identical action bins: {q['identical_bins']:.2%}")
-    errs = ", ".join(f"{k} {v['p99']:.3g} {v['unit']}" for k, v in q["action_error"].items())
+    dims = q.get("per_dimension") or {}
+    errs = ", ".join(
+        f"{k} {v['p99']:.3g} {v['unit']}"
+        + (f" ({dims[k]['p99_over_std']:.2f}x std)" if k in dims else "")
+        for k, v in q["action_error"].items()
+    )
     lines.append(f"  p99 action error: {errs}")
     verdict = "met" if q["passed"] else "MISSED: " + "; ".join(q["violations"])
     lines.append(f"  budget {_budget(q['budget'])}: {verdict}")
+    from vla_edge.bundle import failure_reasons
+
+    if failure_reasons(result.manifest):
+        lines.append(
+            "  FAILED: kept with --keep-failed; predict/run/eval refuse it without --allow-failed"
+        )
     lines += [
         f"  {name}: {c['bytes'] / 1e6:.2f} MB, {c['latency_ms_p50']:.2f} ms/frame "
         "(ORT CPU, p50, timed side by side)"
@@ -165,8 +188,20 @@ def summary_lines(result) -> list[str]:
     return lines
 
 
+def _asked(manifest: dict) -> str:
+    asked = manifest.get("lineage", {}).get("settings", {}).get("requested")
+    if not asked:
+        return ""
+    return (
+        f" (fewer frames than asked: --calib-size {asked['calib_size']}, "
+        f"--holdout {asked['holdout']})"
+    )
+
+
 def _budget(b: dict) -> str:
     terms = []
+    if b.get("spread") is not None:
+        terms.append(f"p99<={b['spread']}xstd")
     if b.get("identical_bins") is not None:
         terms.append(f"bins>={b['identical_bins']}")
     terms += [f"{k}<={v}" for k, v in (b.get("p99_error") or {}).items()]

@@ -11,11 +11,13 @@ import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, err_console, print_json
 from vla_edge.cli.options import (
+    AllowFailedOpt,
     CudaGraphOpt,
     EngineDeviceOpt,
     ProvidersOpt,
     ZeroCopyOpt,
     runner_options,
+    warn_failed,
 )
 
 CHUNKING_HELP = "open-loop | ensemble (ACT temporal ensembling) | async | rtc (real-time chunking)"
@@ -54,6 +56,7 @@ def run(
     cuda_graph: CudaGraphOpt = False,
     zero_copy: ZeroCopyOpt = None,
     engine_device: EngineDeviceOpt = None,
+    allow_failed: AllowFailedOpt = False,
     on_fault: Annotated[str, typer.Option(help="hold | zero | stop")] = "hold",
     max_step: Annotated[
         float | None, typer.Option(help="Rate limit: max change per step, fraction of range.")
@@ -83,7 +86,8 @@ def run(
     from vla_edge.runtime.status import live_status
 
     options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
-    with Policy.load(bundle, backend=backend, options=options) as policy:
+    with Policy.load(bundle, backend=backend, options=options, allow_failed=allow_failed) as policy:
+        warn_failed(policy)
         session = open_sim(sim, seed, policy.spec)
         text = instruction if instruction is not None else (session.instruction if session else "")
         config = LoopConfig(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def load_policy(cls, path: Path, backend: str, options):
+def load_policy(cls, path: Path, backend: str, options, allow_failed: bool = False):
     from vla_edge.backends.factory import runners_for
     from vla_edge.policy.policy import bundle_or_checkpoint
 
@@ -20,8 +20,26 @@ def load_policy(cls, path: Path, backend: str, options):
     from vla_edge.bundle import Bundle
 
     bundle = Bundle.load(path)
+    failed = refuse_failed(bundle, allow_failed)
     runners = runners_for(bundle, backend, options)
-    return _policy(cls, bundle.spec, runners, _bundle_tokenizer(bundle, backend), backend, path)
+    policy = _policy(cls, bundle.spec, runners, _bundle_tokenizer(bundle, backend), backend, path)
+    policy.failure_reasons = failed
+    return policy
+
+
+def refuse_failed(bundle, allow_failed: bool) -> list[str]:
+    """The bundle's failure reasons; a BundleError naming them unless `allow_failed`."""
+    from vla_edge.errors import BundleError
+
+    reasons = bundle.failure_reasons
+    if reasons and not allow_failed:
+        raise BundleError(
+            f"bundle {bundle.path} is marked failed ({'; '.join(reasons)}): it was kept with "
+            "--keep-failed and must not drive a robot. Re-make it within its budget (e.g. "
+            "`vla-edge quantize PARENT --precision mixed`), or pass --allow-failed "
+            "(Policy.load(..., allow_failed=True)) to use it anyway"
+        )
+    return reasons
 
 
 def _bundle_tokenizer(bundle, backend: str):

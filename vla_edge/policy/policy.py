@@ -27,6 +27,7 @@ class Policy:
         self.backend, self.source = backend, source
         self.layout = "monolithic" if "monolithic" in runners else "split"
         self.last_latency_ms: float | None = None
+        self.failure_reasons: list[str] = []  # set by load() for a bundle marked failed
         self.cache_hits = self.cache_misses = 0
         self._cache_key: tuple | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
@@ -75,10 +76,13 @@ class Policy:
         threads: int | None = None,
         device: str | None = None,
         options: RunnerOptions | None = None,
+        allow_failed: bool = False,
     ) -> Policy:
         """A bundle directory (any backend) or a reference checkpoint directory (torch).
         `options` (vla_edge.backends.RunnerOptions) says how the runners run; `providers`,
-        `threads` and `device` are shorthands for its fields."""
+        `threads` and `device` are shorthands for its fields. A bundle that a step marked
+        failed (a quantization that missed its budget, kept with --keep-failed) is refused
+        with the reasons unless `allow_failed`; then `policy.failure_reasons` lists them."""
         from vla_edge.policy import loading
 
         if backend not in BACKENDS:
@@ -90,7 +94,7 @@ class Policy:
                 if v is not None
             }
         )
-        return loading.load_policy(cls, Path(path), backend, options)
+        return loading.load_policy(cls, Path(path), backend, options, allow_failed)
 
     def close(self) -> None:
         for runner in self.runners.values():

@@ -2,8 +2,10 @@
 
 Every run ends with a comparison against the parent bundle on held-out observations (real
 frames when calibration data is given): action error in physical units, identical bins, and the
-budget. An explicit budget (or strict=True) that is missed raises ParityError and writes
-nothing; otherwise the result is written with `passed: false` and a warning.
+budget (the one given, else `Budget.default`: p99 error per dimension against the parent's own
+spread on those frames, plus identical bins for bins heads; vla_edge.budget.judge). A missed
+budget raises ParityError and writes nothing, unless `keep_failed`: then the bundle is written
+marked failed in its manifest (`failed`), which inference refuses without `allow_failed`.
 """
 
 from __future__ import annotations
@@ -76,6 +78,15 @@ class _Job:
         data = load_calibration(config.calib, spec, total, config.seed)
         self.calib, held = data.split(config.holdout, config.calib_size, config.seed)
         say(f"calibration: {len(self.calib)} samples, held out: {len(held)} ({data.source})")
+        if (len(self.calib), len(held)) != (config.calib_size, config.holdout):
+            short = (
+                f"{data.source} has {len(data)} frames, fewer than the {total} asked "
+                f"(--calib-size {config.calib_size} + --holdout {config.holdout}): calibrating "
+                f"on {len(self.calib)} and validating on {len(held)}; record more frames for a "
+                "surer verdict"
+            )
+            log.warning(short)
+            say("warning: " + short)
         self.evaluator = Evaluator(parent, held, self.tokenizer)
         self.budget = config.budget or Budget.default(spec)
         self.outcome = Outcome(config=config, calibration=_calib_info(data, self.calib, held))
@@ -90,7 +101,8 @@ class _Job:
             o.graphs["instruction_encoder"] = self._encoder()
         o.graphs[self.frame_role] = self._frame_graph()
         o.metrics = self.evaluator.evaluate(o.graphs, label=self.config.precision)
-        o.violations = o.metrics.violations(self.budget, self.parent.spec)
+        o.verdict = o.metrics.verdict(self.budget, self.parent.spec)
+        o.violations = o.verdict.reasons
         o.metrics.parity["passed"] = not o.violations  # judged by the budget, not export's
         o.metrics.parity["judged_by"] = "quantization budget"  # bit-exact tolerances
         o.budget = self.budget
@@ -101,14 +113,18 @@ class _Job:
     def _gate(self, o: Outcome) -> None:
         if not o.violations:
             return
+        which = "" if self.config.budget is not None else " (the default budget)"
         msg = (
-            f"{self.config.precision} misses the budget on {self.evaluator.samples} held-out "
-            f"samples: {'; '.join(o.violations)}. Try `--precision mixed` (returns the most "
-            "sensitive layers to float), real calibration frames (--calib), or another "
-            "--calib-method"
+            f"{self.config.precision} misses the budget {self.budget.describe()}{which} on "
+            f"{self.evaluator.samples} held-out samples: {'; '.join(o.violations)}. Try "
+            "`--precision mixed` (returns the most sensitive layers to float), real calibration "
+            "frames (--calib), or another --calib-method"
         )
-        if self.config.budget is not None or self.config.strict:
-            raise ParityError(msg)
+        if not self.config.keep_failed:
+            raise ParityError(
+                msg + "; nothing was written (--keep-failed writes it, marked failed)"
+            )
+        msg += "; written marked FAILED because of --keep-failed"
         log.warning(msg)
         self.say("warning: " + msg)
 

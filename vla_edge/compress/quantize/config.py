@@ -1,12 +1,14 @@
-"""Quantization recipes as validated dataclasses, and the accuracy budget they are held to."""
+"""Quantization recipes as validated dataclasses (the accuracy budget is vla_edge.budget's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from vla_edge.budget import BUDGET_HELP, Budget
 from vla_edge.errors import QuantizationError
-from vla_edge.policy.spec import PolicySpec
+
+__all__ = ["BUDGET_HELP", "Budget", "QuantizeConfig"]
 
 PRECISIONS = ("fp16", "int8", "int8-dynamic", "mixed")
 CALIB_METHODS = ("minmax", "entropy", "percentile")
@@ -15,100 +17,12 @@ GRANULARITIES = ("layer", "block")
 
 
 @dataclass
-class Budget:
-    """How far a quantized policy may drift from its parent on held-out inputs.
-
-    `identical_bins`: least fraction of action bins equal to the parent's (bins heads).
-    `error`: per action dimension, the largest allowed p99 absolute error in that dimension's own
-    units (e.g. {"dx": 0.002} metres). `range_fraction`: the same for every dimension, as a
-    fraction of its range (high - low). Unset terms are not checked.
-    """
-
-    identical_bins: float | None = None
-    error: dict[str, float] = field(default_factory=dict)
-    range_fraction: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.identical_bins is not None and not 0 <= self.identical_bins <= 1:
-            raise QuantizationError(
-                f"budget bins must be a fraction in [0, 1], got {self.identical_bins}"
-            )
-        if self.range_fraction is not None and not 0 < self.range_fraction < 1:
-            raise QuantizationError(
-                f"budget range must be a fraction of the action range in (0, 1), got "
-                f"{self.range_fraction}"
-            )
-        for name, value in self.error.items():
-            if not value > 0:
-                raise QuantizationError(f"budget {name}={value}: an error bound must be > 0")
-
-    @classmethod
-    def parse(cls, text: str, spec: PolicySpec) -> Budget:
-        """'bins=0.99,dx=0.002,range=0.01' -> Budget (dimension names from the spec)."""
-        out = cls()
-        for term in filter(None, (t.strip() for t in text.split(","))):
-            key, sep, value = term.partition("=")
-            if not sep:
-                raise QuantizationError(f"budget term {term!r} is not key=value; {BUDGET_HELP}")
-            out._set(key.strip(), _number(term, value), spec)
-        out.__post_init__()
-        if out.is_empty:
-            raise QuantizationError(f"budget {text!r} sets nothing; {BUDGET_HELP}")
-        return out
-
-    def _set(self, key: str, value: float, spec: PolicySpec) -> None:
-        if key == "bins":
-            if spec.action.representation != "bins":
-                raise QuantizationError(
-                    f"budget bins= applies to bins heads; this policy's head is "
-                    f"{spec.action.representation!r}: bound the error instead (e.g. range=0.01)"
-                )
-            self.identical_bins = value
-        elif key == "range":
-            self.range_fraction = value
-        elif key in spec.action.names:
-            self.error[key] = value
-        else:
-            raise QuantizationError(
-                f"unknown budget term {key!r}: use bins, range, or an action dimension "
-                f"{spec.action.names}"
-            )
-
-    @classmethod
-    def default(cls, spec: PolicySpec) -> Budget:
-        if spec.action.representation == "bins":
-            return cls(identical_bins=0.99)
-        return cls(range_fraction=0.01)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.identical_bins is None and not self.error and self.range_fraction is None
-
-    def to_dict(self) -> dict:
-        return {
-            "identical_bins": self.identical_bins,
-            "p99_error": dict(self.error),
-            "range_fraction": self.range_fraction,
-        }
-
-
-BUDGET_HELP = (
-    "write it as comma-separated key=value terms: bins=<fraction of identical action bins>, "
-    "<action dim>=<p99 abs error in its units>, range=<p99 abs error as a fraction of the range>"
-)
-
-
-def _number(term: str, value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise QuantizationError(f"budget term {term!r}: {value!r} is not a number") from None
-
-
-@dataclass
 class QuantizeConfig:
     """One quantization recipe. `calib` is a demonstration dataset, a directory of images with an
-    instructions list, or a .npz file; None calibrates (and validates) on random frames."""
+    instructions list, or a .npz file; None calibrates (and validates) on random frames.
+    A result that misses its budget (`budget`, else `Budget.default`) is not written unless
+    `keep_failed`, which writes it marked failed in its manifest (vla_edge.bundle.failure_reasons):
+    loading it for inference then needs `allow_failed=True`."""
 
     precision: str = "int8"
     calib: str | Path | None = None
@@ -121,7 +35,7 @@ class QuantizeConfig:
     mixed_base: str = "int8"
     eval_suite: str | None = None
     eval_episodes: int = 20
-    strict: bool = False
+    keep_failed: bool = False
     sensitivity: bool = False
     sensitivity_samples: int = 32
     seed: int = 0
@@ -158,12 +72,18 @@ class QuantizeConfig:
         """The all-quantized precision a run starts from."""
         return self.mixed_base if self.precision == "mixed" else self.precision
 
-    def settings(self) -> dict:
-        return {
+    def settings(self, used: dict | None = None) -> dict:
+        """The recipe as the lineage records it. `used` ({"calibration_samples",
+        "heldout_samples"}) replaces the requested sizes with the numbers of frames actually
+        used; the requested ones are kept beside them when fewer were available."""
+        calib_size, holdout = self.calib_size, self.holdout
+        if used is not None:
+            calib_size, holdout = used["calibration_samples"], used["heldout_samples"]
+        out = {
             "precision": self.precision,
             "calib": None if self.calib is None else str(self.calib),
-            "calib_size": self.calib_size,
-            "holdout": self.holdout,
+            "calib_size": calib_size,
+            "holdout": holdout,
             "calib_method": self.calib_method,
             "budget": None if self.budget is None else self.budget.to_dict(),
             "encoder_precision": self.encoder,
@@ -172,6 +92,9 @@ class QuantizeConfig:
             "mixed_base": self.mixed_base if self.precision == "mixed" else None,
             "seed": self.seed,
         }
+        if (calib_size, holdout) != (self.calib_size, self.holdout):
+            out["requested"] = {"calib_size": self.calib_size, "holdout": self.holdout}
+        return out
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

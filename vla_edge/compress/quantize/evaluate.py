@@ -3,14 +3,14 @@ in each dimension's units (max, mean, p99), identical action bins, and the budge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from vla_edge.backends.factory import RunnerOptions, runner_for
+from vla_edge.budget import Budget, Verdict, judge
 from vla_edge.bundle import Bundle
 from vla_edge.compress.quantize.calibration import CalibrationSet
-from vla_edge.compress.quantize.config import Budget
 from vla_edge.export.parity import ParityConfig, compare
 from vla_edge.policy.spec import PolicySpec
 
@@ -55,23 +55,15 @@ class Metrics:
     score: float
     embedding_max_abs: float | None
     parity: dict
+    reference: np.ndarray = field(default=None, repr=False)  # the parent's actions
+    actions: np.ndarray = field(default=None, repr=False)  # the candidate's, same frames
+
+    def verdict(self, budget: Budget, spec: PolicySpec) -> Verdict:
+        """The budget's verdict (vla_edge.budget.judge) on these held-out actions."""
+        return judge(self.reference, self.actions, spec, budget)
 
     def violations(self, budget: Budget, spec: PolicySpec) -> list[str]:
-        out = []
-        bins, want = self.identical_bins, budget.identical_bins
-        if want is not None and bins is not None and bins < want:
-            out.append(f"identical bins {bins:.2%} < {want:.2%}")
-        rng = dict(
-            zip(spec.action.names, np.subtract(spec.action.high, spec.action.low), strict=True)
-        )
-        for name, e in self.error.items():
-            limit = budget.error.get(name)
-            if budget.range_fraction is not None:
-                frac = budget.range_fraction * rng[name]
-                limit = frac if limit is None else min(limit, frac)
-            if limit is not None and e["p99"] > limit:
-                out.append(f"{name} p99 error {e['p99']:.3g} {e['unit']} > {limit:.3g}")
-        return out
+        return self.verdict(budget, spec).reasons
 
     def to_dict(self) -> dict:
         return {
@@ -155,4 +147,12 @@ class Evaluator:
         }
         emb = report.max_abs_error.get(EMBEDDING)
         score = float((err / rng).mean())
-        return Metrics(report.identical_bins, errors, score, emb, report.to_dict())
+        return Metrics(
+            report.identical_bins,
+            errors,
+            score,
+            emb,
+            report.to_dict(),
+            self.ref["actions"],
+            out["actions"],
+        )

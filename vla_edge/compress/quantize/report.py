@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vla_edge.bundle import Bundle, BundleWriter, new_manifest
+from vla_edge.bundle import Bundle, BundleWriter, mark_failed, new_manifest
 from vla_edge.compress.quantize import sensitivity as sens
 from vla_edge.compress.quantize.config import Budget, QuantizeConfig
 
@@ -31,6 +31,7 @@ class Outcome:
     details: dict[str, dict] = field(default_factory=dict)
     metrics: object = None
     violations: list[str] = field(default_factory=list)
+    verdict: object = None  # vla_edge.budget.Verdict
     budget: Budget | None = None
     sensitivity: list[dict] | None = None
     mixed: object = None
@@ -47,6 +48,7 @@ class Outcome:
                 "budget_explicit": self.config.budget is not None,
                 "passed": not self.violations,
                 "violations": self.violations,
+                "per_dimension": self.verdict.dims if self.verdict is not None else None,
                 "action_error": m.error,
                 "identical_bins": m.identical_bins,
                 "embedding_max_abs": m.embedding_max_abs,
@@ -101,11 +103,14 @@ def write_bundle(
         shutil.copytree(parent.tokenizer_dir, writer.path("tokenizer"), dirs_exist_ok=True)
     if (parent.path / "samples").is_dir():  # the export's observations, for `vla-edge validate`
         shutil.copytree(parent.path / "samples", writer.path("samples"), dirs_exist_ok=True)
-    manifest = new_manifest(config.name or name, parent.spec, "quantize", config.settings(), parent)
+    settings = config.settings(used=o.calibration)
+    manifest = new_manifest(config.name or name, parent.spec, "quantize", settings, parent)
     manifest["graphs"] = entries
     manifest["preprocessing"] = parent.manifest.get("preprocessing", {})
     manifest["postprocessing"] = parent.manifest.get("postprocessing", {})
     manifest["validation"] = o.validation()
+    if o.violations:  # only written so with keep_failed: inference refuses it by default
+        mark_failed(manifest, "quantize", o.violations)
     if o.sensitivity:
         folder = writer.path("reports/sensitivity.json").parent
         title = f"INT8 sensitivity of {parent.name} ({config.granularity}s, {config.base})"

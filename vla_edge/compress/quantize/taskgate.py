@@ -26,6 +26,11 @@ def run_suite(bundle: Bundle, suite: str, episodes: int, seed: int = 0) -> dict:
     fn, reason = _evaluator()
     if fn is None:
         raise VlaEdgeError(reason)
+    if bundle.failure_reasons:  # kept with --keep-failed: measuring it is allowed (no robot)
+        from vla_edge.policy.policy import Policy
+
+        with Policy.load(bundle.path, backend="onnxrt", allow_failed=True) as policy:
+            return fn(policy, suite=suite, episodes=episodes, seed=seed, progress=False)
     return fn(
         str(bundle.path),
         suite=suite,
