@@ -67,7 +67,8 @@ def test_quantized_bundle_passes_against_its_fp32_parent_and_is_recorded(pair):
     assert result["passed"] and result["reasons"] == [] and result["samples"] == 32
     assert result["reference"]["kind"] == "FP32 parent on ONNX Runtime CPU"
     assert result["reference"]["content_hash"] == Bundle.load(fp32).content_hash
-    assert result["budget"]["range_fraction"] == 0.01  # the budget quantize recorded
+    recorded = Bundle.load(int8).manifest["validation"]["quantization"]["budget"]
+    assert result["budget"] == recorded and recorded["spread"]  # the budget quantize recorded
     # the INT8 graph is not the FP32 one: a real, small, non-zero error is measured
     assert 0 < result["action_error"]["dx"]["p99"] < 0.01 * 2.0
     manifest = Bundle.load(int8).manifest  # still loads: hashes intact

@@ -125,6 +125,16 @@ class Budget:
         bins = DEFAULT_BINS if spec.action.representation == "bins" else None
         return cls(identical_bins=bins, spread=DEFAULT_SPREAD)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Budget:
+        """The inverse of `to_dict` (a budget recorded in a manifest)."""
+        return cls(
+            identical_bins=d.get("identical_bins"),
+            error=dict(d.get("p99_error") or {}),
+            range_fraction=d.get("range_fraction"),
+            spread=d.get("spread"),
+        )
+
     @property
     def is_empty(self) -> bool:
         return (

@@ -225,14 +225,14 @@ def judge(reference: np.ndarray, candidate: np.ndarray, spec: Any, budget: Any) 
     bins = None
     if spec.action.representation == "bins":
         bins = float((bin_indices(ref, spec) == bin_indices(cand, spec)).mean())
-    reasons = _violations(bins, errors, budget, spec)
+    reasons = _violations(ref, cand, budget, spec)
     return _verdict(reasons, ref, bins, errors, budget)
 
 
-def _violations(bins, errors: dict, budget: Any, spec: Any) -> list[str]:
-    from vla_edge.compress.quantize.evaluate import Metrics
+def _violations(ref: np.ndarray, cand: np.ndarray, budget: Any, spec: Any) -> list[str]:
+    from vla_edge.budget import judge as budget_judge  # the one judge quantize uses too
 
-    return Metrics(bins, errors, 0.0, None, {}).violations(budget, spec)
+    return budget_judge(ref, cand, spec, budget).reasons
 
 
 def _verdict(reasons, ref, bins, errors, budget) -> dict:
