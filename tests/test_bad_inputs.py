@@ -240,7 +240,6 @@ CASES = [
         "quantize b --precision int8-dynamic -o out --budget ''",
         ("--budget",),
         b,
-        "12c",
     ),
     Case(
         "budget-missed",

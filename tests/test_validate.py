@@ -296,7 +296,8 @@ def test_a_recorded_budget_with_unknown_terms_falls_back_to_the_default(pair):
 
     _, int8 = pair
     bundle = Bundle.load(int8)
-    assert budget_for(bundle).range_fraction == 0.01  # what quantize recorded
+    recorded = bundle.manifest["validation"]["quantization"]["budget"]
+    assert budget_for(bundle).to_dict() == recorded  # what quantize recorded
     validation = json.loads(json.dumps(bundle.manifest["validation"]))
     validation["quantization"]["budget"] = {"spread": 2.0, "identical_bins": None}
     bundle.update(validation=validation)

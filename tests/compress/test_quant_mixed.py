@@ -146,7 +146,7 @@ def test_cli_quantize_json_and_errors(tiny_bundle, tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["graphs"][0]["precision"] == "fp16" and "quantization" in out["validation"]
-    r = runner.invoke(app, [*args, "--precision", "int3"])
+    r = runner.invoke(app, [*args, "--force", "--precision", "int3"])
     assert r.exit_code == 1 and "precision must be one of" in r.output
     r = runner.invoke(app, [*args, "--force", "--calib", str(tmp_path / "missing")])
     assert r.exit_code == 1 and "does not exist" in r.output
