@@ -207,6 +207,17 @@ def corrupt_png(d, fx):
     (d / "calib" / "instructions.txt").write_text("pick up the block\n")
 
 
+def with_notes(d, fx):
+    _b(d, fx)
+    (d / "notes.txt").write_text("not a directory\n")
+
+
+def junk_npy(d, fx):
+    _b(d, fx)
+    (d / "junk.npy").write_text("not an array\n")
+
+
+RUN = "run b --camera '{camera}' --actuator null --cycles 2 --instruction go --quiet"
 NON_UTF8 = b"pick \xff\xfe up".decode("utf-8", "surrogateescape")  # how Python reads such argv
 
 CASES = [
@@ -311,6 +322,23 @@ CASES = [
         ("99999",),
         b,
     ),
+    Case("csi-not-a-number", 7, RUN.format(camera="csi://abc"), ("csi://abc",), b),
+    Case("pattern-0x0", 7, RUN.format(camera="pattern:0x0"), ("pattern:0x0",), b),
+    Case(
+        "profile-is-a-file",
+        7,
+        RUN.format(camera="pattern:64x64") + " --profile notes.txt",
+        ("--profile", "notes.txt"),
+        with_notes,
+    ),
+    Case(
+        "image-npy-not-an-array",
+        7,
+        f"predict b --image junk.npy --instruction go --state {STATE}",
+        ("junk.npy",),
+        junk_npy,
+    ),
+    Case("image-size-30", 7, "model create -o m --preset tiny --image-size 30", ("30",), nothing),
     Case(
         "calib-corrupt-png",
         7,

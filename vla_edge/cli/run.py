@@ -85,6 +85,10 @@ def run(
     from vla_edge.runtime.signals import stop_on_signals
     from vla_edge.runtime.status import live_status
 
+    if profile is not None:
+        from vla_edge.runtime.profile import check_profile_dir
+
+        check_profile_dir(profile)
     options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
     with Policy.load(bundle, backend=backend, options=options, allow_failed=allow_failed) as policy:
         warn_failed(policy)

@@ -44,7 +44,14 @@ def create_checkpoint(
     )
     torch.manual_seed(seed)
     cfg = minilm_config(spec, preset) if text_encoder == "minilm" else preset_config(preset, spec)
-    model = VlaForActions(cfg)
+    try:
+        model = VlaForActions(cfg)
+    except ValueError as exc:  # a layer refuses the sizes (camera vs patch, heads vs width)
+        raise CheckpointError(
+            f"cannot build a {preset}/{head} model with these settings: {exc}; --image-size "
+            f"must be a multiple of the patch size {cfg.patch_size} (e.g. "
+            f"{max(cfg.patch_size, (spec.cameras[0].height // cfg.patch_size) * cfg.patch_size)})"
+        ) from None
     if text_encoder == "minilm":
         load_minilm_weights(model)
     save_checkpoint(model, out, tokenizer=_minilm_tokenizer() if text_encoder == "minilm" else None)

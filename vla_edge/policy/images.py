@@ -14,7 +14,13 @@ def load_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"no image file at {path}")
     if path.suffix == ".npy":
-        img = np.load(path, allow_pickle=False)
+        try:
+            img = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:  # not an .npy file, or one that holds objects
+            raise InputError(
+                f"{path} is not a readable .npy array ({exc}); save frames with "
+                "np.save(path, frame) as uint8 [H, W, 3], or give a PNG/JPEG"
+            ) from None
     else:
         try:
             from PIL import Image

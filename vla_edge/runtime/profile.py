@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_edge.deps import require
-from vla_edge.errors import DependencyError
+from vla_edge.errors import DependencyError, RuntimeLoopError
 from vla_edge.runtime.timing import (
     DEADLINE,
     FRAME_STAMP,
@@ -30,9 +30,23 @@ from vla_edge.runtime.watchdog import FAULTS
 LOOP_TID, WORKER_TID = 1, 2
 
 
+def check_profile_dir(out: Path) -> None:
+    """--profile names a directory to write into: refuse a file there before the run starts,
+    rather than after it, when the run's figures would be lost."""
+    if out.exists() and not out.is_dir():
+        raise RuntimeLoopError(
+            f"--profile {out} is a file: it must name a directory to write summary.json, "
+            "trace.json and timeline.png into; choose another path"
+        )
+
+
 def write_profile(out: Path, summary: dict, log: CycleLog, trace_cycles: int = 3000) -> dict:
     """Write the three files; returns their paths (the plot is skipped without matplotlib)."""
-    out.mkdir(parents=True, exist_ok=True)
+    check_profile_dir(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RuntimeLoopError(f"cannot write the profile to {out}: {exc}") from None
     paths = {"summary": out / "summary.json", "trace": out / "trace.json"}
     try:  # the robot's runtime has no matplotlib: summary and trace are what matter there
         paths["plot"] = write_plot(out / "timeline.png", log, summary)

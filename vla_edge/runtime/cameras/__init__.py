@@ -64,10 +64,22 @@ def _split_query(source: str) -> tuple[str, dict[str, str]]:
 def open_camera(source: str, name: str = "camera") -> Camera:
     """A Camera (not connected yet) for a command-line SOURCE."""
     if m := _PATTERN.match(source):
-        w, h, fps = m.group(1), m.group(2), m.group(3)
-        return PatternCamera(name, int(w or 224), int(h or 224), float(fps or 30))
+        w, h = int(m.group(1) or 224), int(m.group(2) or 224)
+        fps = _fps(source, m.group(3)) if m.group(3) else 30.0
+        if not (w > 0 and h > 0):
+            raise RuntimeLoopError(
+                f"camera source {source!r}: a test pattern needs a size of at least 1x1 pixels, "
+                f"got {w}x{h}; e.g. pattern:224x224@30"
+            )
+        return PatternCamera(name, w, h, fps)
     if source.startswith("csi://"):
-        return GStreamerCamera(csi_pipeline(sensor_id=int(source[6:] or 0)), name=name)
+        sensor = source[6:] or "0"
+        if not sensor.isdigit():
+            raise RuntimeLoopError(
+                f"camera source {source!r}: a CSI camera is csi://N with N the sensor number "
+                f"(0, 1, ...), got {sensor!r}; e.g. csi://0"
+            )
+        return GStreamerCamera(csi_pipeline(sensor_id=int(sensor)), name=name)
     if source.startswith("gst:") or " ! " in source:
         return GStreamerCamera(source.removeprefix("gst:").strip(), name=name)
     if source.isdigit():
