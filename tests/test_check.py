@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tests.backends.trt import trt_graphs as g
 from vla_edge.bench.devices import DEVICES, get_device, jetson_devices
+from vla_edge.bundle import Bundle
 from vla_edge.errors import BundleError, DeviceError, InputError
 from vla_edge.targets import CheckOptions, check
 
@@ -137,7 +138,8 @@ def test_uint8_shuffle_is_flagged(tiny_bundle, tmp_path):
     nodes[i], nodes[j] = nodes[j], nodes[i]
     del model.graph.node[:]
     model.graph.node.extend(nodes)
-    onnx.save(model, str(path))
+    onnx.save(model, str(tmp_path / "edited.onnx"))  # recorded in the manifest: check verifies
+    Bundle.load(bundle, verify=False).update({"policy.onnx": tmp_path / "edited.onnx"})
     report = check(bundle, CheckOptions(device="orin-nano"))
     errors = [p for p in report.problems if p.severity == "error"]
     assert errors and all("UINT8" in p.message and p.node.endswith(tr.op_type) for p in errors)

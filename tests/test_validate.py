@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from vla_edge.backends.base import Runner
 from vla_edge.backends.factory import RunnerOptions, runner_for
-from vla_edge.bundle import Bundle
+from vla_edge.bundle import Bundle, write_manifest
 from vla_edge.cli.main import app
 from vla_edge.errors import BundleError, InputError
 from vla_edge.validate import ValidateConfig, engine_validation, validate
@@ -44,7 +44,7 @@ def pair(family, tmp_path):
     shutil.copytree(family / "int8", tmp_path / "int8")
     manifest = json.loads((tmp_path / "int8" / "manifest.json").read_text())
     manifest["lineage"]["parent_path"] = str(tmp_path / "fp32")
-    (tmp_path / "int8" / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(tmp_path / "int8", manifest)  # rehashed, as vla-edge's own updates are
     return tmp_path / "fp32", tmp_path / "int8"
 
 
@@ -126,7 +126,7 @@ def test_bad_input_is_a_one_line_error(pair, tmp_path):
     (int8 / "samples" / "validation.npz").unlink()
     manifest = json.loads((int8 / "manifest.json").read_text())
     del manifest["files"]["samples/validation.npz"]
-    (int8 / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(int8, manifest)
     res = runner.invoke(app, ["validate", str(int8)])
     assert res.exit_code == 1 and "pass --data DEMOS" in res.output
     assert "Traceback" not in res.output

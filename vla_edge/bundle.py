@@ -2,7 +2,10 @@
 
 Writing is atomic: a BundleWriter fills a hidden temporary sibling directory and renames it into
 place only when everything is written and hashed, so a failed step leaves no half bundle.
-Loading checks every file's sha256 and size and refuses a tampered or truncated file by name.
+Loading checks every file's sha256 and size and refuses a tampered or truncated file by name,
+refuses a manifest edited by hand (its `manifest_sha256` covers everything else in it), and
+refuses any path in the manifest that leaves the bundle (`..`, absolute, a symlink out).
+Every write of a manifest.json goes through `write_manifest`, which rewrites that hash.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from vla_edge.policy.spec import PolicySpec
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+MANIFEST_HASH = "manifest_sha256"
 ROLES = ("instruction_encoder", "policy", "monolithic")
 KV_CACHE_ROLES = ("vision_encoder", "prefix", "prefill", "decode_step")  # autoregressive VLAs
 
@@ -60,6 +64,22 @@ def content_hash(spec: dict, files: dict[str, dict[str, Any]]) -> str:
         {"spec": spec, "files": {k: v["sha256"] for k, v in files.items()}}, sort_keys=True
     )
     return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON, without its own `manifest_sha256` field."""
+    body = {k: v for k, v in json.loads(json.dumps(manifest)).items() if k != MANIFEST_HASH}
+    canon = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def write_manifest(root: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The one way a manifest.json is (re)written: with a fresh manifest_sha256, atomically.
+    Returns the manifest as written."""
+    manifest = {k: v for k, v in manifest.items() if k != MANIFEST_HASH}
+    manifest[MANIFEST_HASH] = manifest_digest(manifest)
+    _write_json_atomic(Path(root) / MANIFEST, manifest)
+    return manifest
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -102,7 +122,7 @@ class BundleWriter:
             graph["size"] = files[graph["file"]]["size"]
         manifest["files"] = files
         manifest["content_hash"] = content_hash(manifest["spec"], files)
-        _write_json_atomic(self.tmp / MANIFEST, manifest)
+        manifest.update(write_manifest(self.tmp, manifest))
         self._partial.commit()
         self.finished = True
         return self.out
@@ -193,6 +213,7 @@ class Bundle:
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = path
         self.manifest = manifest
+        check_paths(path, manifest)
         try:
             self.spec = PolicySpec.from_dict(manifest["spec"])
         except SpecError as exc:
@@ -295,36 +316,175 @@ class Bundle:
         file; the manifest is rewritten last so a failure leaves the old manifest valid."""
         manifest = json.loads(json.dumps(self.manifest))
         for rel, src in (add_files or {}).items():
-            dest = self.path / rel
+            dest = inside(self.path, rel, "an added file")
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.tmp")
             shutil.copyfile(src, tmp)
             os.replace(tmp, dest)
             manifest["files"][rel] = {"sha256": sha256_file(dest), "size": dest.stat().st_size}
         manifest.update(fields)
-        _write_json_atomic(self.path / MANIFEST, manifest)
-        self.manifest = manifest
+        check_paths(self.path, manifest)
+        self.manifest = write_manifest(self.path, manifest)
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """manifest.json of the bundle at `path`, its shape and hash checked (BundleError)."""
+    path = Path(path)
     if not path.exists():
         raise BundleError(f"no bundle at {path}: make one with `vla-edge export CKPT -o {path}`")
+    if not path.is_dir():
+        raise BundleError(f"{path} is a file, not a bundle directory (one holding {MANIFEST})")
     mpath = path / MANIFEST
     if not mpath.is_file():
         raise BundleError(f"{path} is not a bundle: it has no {MANIFEST}")
+    manifest = read_json_object(mpath)
+    check_shape(mpath, manifest)
+    check_paths(path, manifest)  # a path out of the bundle is named, even in an edited manifest
+    check_manifest_hash(mpath, manifest)
+    return manifest
+
+
+def read_json_object(mpath: Path) -> dict[str, Any]:
+    """A JSON object from a file; binary, non-UTF-8, invalid JSON or a non-object: BundleError."""
     try:
-        manifest = json.loads(mpath.read_text())
+        text = mpath.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleError(
+            f"{mpath} is not UTF-8 text (byte {exc.start} is {mpath.read_bytes()[exc.start]:#04x}; "
+            "binary or corrupted?); a manifest is JSON: re-export the bundle"
+        ) from exc
+    except OSError as exc:
+        raise BundleError(f"{mpath} cannot be read ({exc.strerror})") from exc
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BundleError(f"{mpath} is not valid JSON ({exc}); re-export the bundle") from exc
+    if not isinstance(data, dict):
+        raise BundleError(
+            f'{mpath} must hold a JSON object ({{"format_version": 1, ...}}), found a JSON '
+            f"{_json_type(data)}; re-export the bundle"
+        )
+    return data
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def check_shape(mpath: Path, manifest: dict[str, Any]) -> None:
+    """format_version, the required keys and their types (before the hash, so a hand edit that
+    broke the shape is named precisely)."""
     version = manifest.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise BundleError(
+            f"{mpath}: format_version must be an integer (this vla-edge reads {FORMAT_VERSION}), "
+            f"found {_json_type(version)} {json.dumps(version)}"
+            + (f"; write {version}, without quotes" if str(version).isdigit() else "")
+        )
     if version != FORMAT_VERSION:
         raise BundleError(
-            f"{mpath} has format_version {version!r}; this vla-edge reads {FORMAT_VERSION}"
+            f"{mpath} has format_version {version}; this vla-edge reads {FORMAT_VERSION}: use "
+            "the vla-edge that wrote it, or re-export the bundle with this one"
         )
     for key in ("spec", "graphs", "files", "content_hash"):
         if key not in manifest:
             raise BundleError(f"{mpath} lacks {key!r}; re-export the bundle")
-    return manifest
+    for key, want in (("spec", dict), ("graphs", list), ("files", dict), ("content_hash", str)):
+        if not isinstance(manifest[key], want):
+            raise BundleError(
+                f"{mpath}: {key!r} must be a JSON {_json_type(want())}, found "
+                f"{_json_type(manifest[key])}; re-export the bundle"
+            )
+    for i, graph in enumerate(manifest["graphs"]):
+        _check_graph_entry(mpath, i, graph)
+    for rel, meta in manifest["files"].items():
+        if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str)
+                and isinstance(meta.get("size"), int)):  # fmt: skip
+            raise BundleError(
+                f'{mpath}: files[{rel!r}] must be {{"sha256": ..., "size": ...}}, found '
+                f"{json.dumps(meta)[:80]}; re-export the bundle"
+            )
+
+
+def _check_graph_entry(mpath: Path, i: int, graph: Any) -> None:
+    known = [*ROLES, *KV_CACHE_ROLES]
+    if not isinstance(graph, dict):
+        raise BundleError(
+            f"{mpath}: graphs[{i}] must be a JSON object with 'file' and 'role', found "
+            f"{_json_type(graph)} {json.dumps(graph)[:60]}; re-export the bundle"
+        )
+    role = graph.get("role")
+    if not isinstance(graph.get("file"), str) or not graph["file"]:
+        raise BundleError(
+            f"{mpath}: graphs[{i}] (role {role!r}) has no 'file' naming its .onnx in the bundle, "
+            f"found {json.dumps(graph.get('file'))}; re-export the bundle"
+        )
+    if role not in known:
+        raise BundleError(
+            f"{mpath}: graphs[{i}] ({graph['file']}) has role {json.dumps(role)}; known roles: "
+            f"{', '.join(known)}; re-export the bundle"
+        )
+
+
+def check_manifest_hash(mpath: Path, manifest: dict[str, Any]) -> None:
+    """A manifest edited after vla-edge wrote it (a widened action limit, say) is refused."""
+    recorded = manifest.get(MANIFEST_HASH)
+    if recorded is None:
+        raise BundleError(
+            f"{mpath} has no {MANIFEST_HASH}: it was written by hand or by an older vla-edge "
+            "that did not hash its manifest; re-export the bundle"
+        )
+    if recorded != manifest_digest(manifest):
+        raise BundleError(
+            f"{mpath} was edited after vla-edge wrote it (its contents no longer match its "
+            f"{MANIFEST_HASH}), so the spec, limits and graphs it declares cannot be trusted; "
+            "restore manifest.json from a copy or re-export the bundle (vla-edge commands that "
+            "change a bundle, such as eval and build, update the hash themselves)"
+        )
+
+
+def inside(root: Path, rel: Any, what: str) -> Path:
+    """`root / rel`, refused (BundleError) unless it stays inside the bundle: a relative path
+    without `..` that, with symlinks followed, resolves under root."""
+    if not isinstance(rel, str) or not rel:
+        raise BundleError(f"{root / MANIFEST}: {what} has path {rel!r}; expected a file name")
+    parts = rel.replace("\\", "/").split("/")
+    if rel.startswith(("/", "\\")) or Path(rel).is_absolute() or ".." in parts:
+        raise BundleError(
+            f"{root / MANIFEST}: {what} {rel!r} points outside the bundle (absolute or '..'); "
+            "a bundle only refers to its own files: re-export the bundle"
+        )
+    full = root / rel
+    real, top = full.resolve(), root.resolve()
+    if real != top and top not in real.parents:
+        raise BundleError(
+            f"{root / MANIFEST}: {what} {rel!r} is a symbolic link to {real}, outside the "
+            "bundle; a bundle only refers to its own files: replace the link by the file"
+        )
+    return full
+
+
+def check_paths(root: Path, manifest: dict[str, Any]) -> None:
+    """Every path the manifest names (files, and any `file` entry anywhere) stays inside."""
+    for rel in manifest.get("files") or {}:
+        inside(root, rel, "listed file")
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "file":
+                    inside(root, value, where)
+                elif key != "files":
+                    walk(value, f"{where}.{key}" if where else key)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{where}[{i}]")
+
+    walk(manifest, "")
+    for fixed in ("source", "tokenizer"):  # read by name, not through the manifest
+        if (root / fixed).exists():
+            inside(root, fixed, "directory")
 
 
 def engine_validation(manifest: dict[str, Any], key: str) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ problem names the graph and node and says how to fix it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +88,8 @@ class CheckReport:
 
 def bundle_graphs(path: Path) -> tuple[list[Path], dict[str, Any]]:
     """The ONNX files of a bundle (from manifest.json) or [path] for a single .onnx file."""
+    from vla_edge.bundle import inside
+
     path = Path(path)
     if path.is_file() and path.suffix == ".onnx":
         return [path], {}
@@ -98,7 +99,7 @@ def bundle_graphs(path: Path) -> tuple[list[Path], dict[str, Any]]:
             f"{path} is neither a bundle (no manifest.json) nor an .onnx file: "
             "make one with `vla-edge export CKPT -o OUT`"
         )
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _verified_manifest(path)
     entries = manifest.get("graphs", [])
     if isinstance(entries, dict):
         entries = [
@@ -109,13 +110,25 @@ def bundle_graphs(path: Path) -> tuple[list[Path], dict[str, Any]]:
         rel = entry.get("file") or entry.get("path") or entry.get("name")
         if not rel:
             raise BundleError(f"{manifest_path}: graph entry without a 'file': {entry}")
-        file = path / rel if str(rel).endswith(".onnx") else path / f"{rel}.onnx"
+        rel = rel if str(rel).endswith(".onnx") else f"{rel}.onnx"
+        file = inside(path, rel, "graph")
         if not file.is_file():
             raise BundleError(f"{manifest_path} lists {rel} but {file} is missing: re-export")
         files.append(file)
     if not files:
         raise BundleError(f"{manifest_path} lists no graphs: re-export the bundle")
     return files, manifest
+
+
+def _verified_manifest(path: Path) -> dict[str, Any]:
+    """A vla-edge bundle is verified as `predict` verifies it (manifest hash, every file's size
+    and sha256, paths inside); a hand-made manifest that records no hashes is only parsed."""
+    from vla_edge.bundle import MANIFEST_HASH, Bundle, read_json_object
+
+    manifest = read_json_object(path / "manifest.json")
+    if MANIFEST_HASH in manifest or "files" in manifest:
+        return Bundle.load(path).manifest
+    return manifest
 
 
 def _manifest_precision(manifest: dict[str, Any]) -> str:

@@ -140,12 +140,13 @@ def test_state_mean_needs_the_spec_mean(fake_sim):
 def test_ablations_are_recorded_in_the_bundle_and_shown_by_info(tmp_path, fake_sim):
     from typer.testing import CliRunner
 
+    from vla_edge.bundle import write_manifest
     from vla_edge.cli.main import app
     from vla_edge.sim.evaluate import record_in_bundle
 
     manifest = {"format_version": 1, "spec": RecordingPolicy().spec.to_dict(), "graphs": []}
     manifest |= {"files": {}, "content_hash": "0" * 64, "validation": {}, "name": "fake"}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(tmp_path, manifest)  # hashed, as vla-edge writes it
     _, report = _run(["vision"])
     record_in_bundle(tmp_path, report)
     saved = json.loads((tmp_path / "manifest.json").read_text())["validation"]["eval"]

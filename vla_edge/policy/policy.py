@@ -8,6 +8,7 @@ embedding until the instruction changes, so the per-frame path never re-encodes 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -85,6 +86,13 @@ class Policy:
         with the reasons unless `allow_failed`; then `policy.failure_reasons` lists them."""
         from vla_edge.policy import loading
 
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(
+                "Policy.load expects the path of a bundle or checkpoint directory (str or "
+                f"pathlib.Path), got {type(path).__name__} {path!r:.60}"
+            )
+        if str(path).strip() == "":
+            raise BundleError("Policy.load got an empty path; give a bundle or checkpoint folder")
         if backend not in BACKENDS:
             raise BackendError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
         options = (options or RunnerOptions()).but(
