@@ -23,12 +23,19 @@ def make_spec(
     size: int = 32,
     low: float = -1.0,
     high: float = 1.0,
+    kind: str | list[str] | None = "absolute",
 ) -> PolicySpec:
+    """Positions in metres by default (kind "absolute": hold repeats the last command)."""
     names = ["x", "y", "z", "grip", "roll", "pitch", "yaw"][:dim]
     return PolicySpec(
         cameras=[CameraSpec(c, size, size) for c in cameras],
         action=ActionSpace(
-            names=names, units=["m"] * dim, low=[low] * dim, high=[high] * dim, chunk=chunk
+            names=names,
+            units=["m"] * dim,
+            low=[low] * dim,
+            high=[high] * dim,
+            chunk=chunk,
+            kind=kind,
         ),
         state_dim=state_dim,
     )

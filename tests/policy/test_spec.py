@@ -45,3 +45,28 @@ def test_spec_rejects_no_camera():
 def test_bad_json_is_a_spec_error():
     with pytest.raises(SpecError, match="not valid JSON"):
         PolicySpec.from_json("{cameras: ")
+
+
+# --- action kind: what the values mean --------------------------------------------------------
+
+
+def test_action_kind_per_dimension_and_its_default():
+    spec = default_spec("tiny", "bins")
+    assert spec.action.kinds == ["delta", "delta", "delta", "absolute"]  # gripper: a setting
+    assert spec.action.delta_mask == [True, True, True, False]
+    data = spec.to_dict()
+    del data["action"]["kind"]  # a manifest written before the field existed
+    old = PolicySpec.from_dict(data)
+    assert old.action.kind is None and old.action.kinds == ["delta"] * 4  # the documented default
+    data["action"]["kind"] = "absolute"
+    assert PolicySpec.from_dict(data).action.kinds == ["absolute"] * 4
+
+
+@pytest.mark.parametrize(
+    "kind", ["velocity", ["delta", "delta"], ["delta", "delta", "delta", "position"], 3]
+)
+def test_bad_action_kind_names_the_choices(kind):
+    data = default_spec("tiny", "bins").to_dict()
+    data["action"]["kind"] = kind
+    with pytest.raises(SpecError, match=r"action kind must be one of \('delta', 'absolute'\)"):
+        PolicySpec.from_dict(data)

@@ -67,6 +67,13 @@ def run(
         int | None,
         typer.Option(help="Run the loop threads under SCHED_FIFO at this priority (1-99, Linux)."),
     ] = None,
+    action_kind: Annotated[
+        str | None,
+        typer.Option(
+            help="What the actions mean when the bundle does not say (or to override it): "
+            "delta (0 = no motion) | absolute (positions), or one per dimension, comma-separated."
+        ),
+    ] = None,
     sim: Annotated[
         str | None, typer.Option(help="SUITE:TASK: run closed on the simulator.")
     ] = None,
@@ -106,10 +113,18 @@ def run(
             max_cycles=cycles,
             max_step=max_step,
             rt_priority=rt_priority,
+            action_kind=_kinds(action_kind),
         )
         cams = build_cameras(policy.spec, camera or [], session)
         act = build_actuator(policy.spec, actuator, config.period_s, session)
         loop = ControlLoop(policy, cams, act, config)
+        if loop.kind_source.startswith("default"):
+            typer.echo(
+                f"warning: {bundle} does not declare what its actions mean; hold/stop send zero "
+                f"motion in every dimension (read as deltas). If they are positions, pass "
+                f"--action-kind absolute (or one per dimension of {policy.spec.action.names})",
+                err=True,
+            )
         show = not (quiet or json_out)
         with stop_on_signals(loop), live_status(loop, err_console, enabled=show):
             summary = loop.run()
@@ -130,3 +145,11 @@ def run(
                 err_console.print(f"no timeline plot: {summary['plot_error']}")
     if summary.get("stop_reason", "").startswith(("fault", "actuator failed")):
         raise typer.Exit(3)
+
+
+def _kinds(text: str | None) -> str | list[str] | None:
+    """`--action-kind delta` -> "delta"; `delta,delta,absolute` -> a list (checked by the loop)."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    return parts[0] if len(parts) == 1 else parts

@@ -18,6 +18,13 @@ from typing import Any
 from vla_edge.errors import SpecError
 
 REPRESENTATIONS = ("bins", "continuous", "flow")
+# what an action value means: "delta" (a displacement or velocity per step; 0 = no motion) or
+# "absolute" (a target position or setting; repeating the last one = stay)
+ACTION_KINDS = ("delta", "absolute")
+# the kind assumed when a spec declares none (manifests written before the field existed): a
+# wrong "absolute" turns every fault into continued motion at the last commanded velocity, so
+# the fault commands of an undeclared space send zero motion; `run` says so and how to override
+DEFAULT_ACTION_KIND = "delta"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -93,6 +100,9 @@ class ActionSpace:
     n_action_steps: int | None = None
     # ACT-style temporal ensembling weight exp(-m * i), used by `--chunking ensemble`
     ensemble_coeff: float | None = None
+    # "delta" | "absolute" for every dimension, or one per dimension (e.g. end-effector deltas
+    # with an absolute gripper); None: not declared, read as DEFAULT_ACTION_KIND
+    kind: str | list[str] | None = None
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -126,6 +136,29 @@ class ActionSpace:
             )
         if self.ensemble_coeff is not None and not 0 <= self.ensemble_coeff < 10:
             raise SpecError(f"action ensemble_coeff must be in [0, 10), got {self.ensemble_coeff}")
+        self._check_kind()
+
+    def _check_kind(self) -> None:
+        kind, n = self.kind, len(self.names)
+        if kind is None or (isinstance(kind, str) and kind in ACTION_KINDS):
+            return
+        ok = isinstance(kind, list) and len(kind) == n and all(k in ACTION_KINDS for k in kind)
+        if not ok:
+            raise SpecError(
+                f"action kind must be one of {ACTION_KINDS} or a list of {n} of them (one per "
+                f"dimension {self.names}), got {kind!r}"
+            )
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kind of each dimension (DEFAULT_ACTION_KIND where the spec declares none)."""
+        kind = DEFAULT_ACTION_KIND if self.kind is None else self.kind
+        return [kind] * len(self.names) if isinstance(kind, str) else list(kind)
+
+    @property
+    def delta_mask(self) -> list[bool]:
+        """True for each dimension whose value is a delta (0 = no motion)."""
+        return [k == "delta" for k in self.kinds]
 
     @property
     def dim(self) -> int:

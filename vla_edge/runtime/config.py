@@ -28,6 +28,8 @@ class LoopConfig:
     log_capacity: int = 100_000  # cycles kept for percentiles and the trace
     ensemble_m: float | None = None  # None: the spec's ensemble_coeff, else 0.01 (ACT's)
     rt_priority: int | None = None  # SCHED_FIFO priority (1..99) of the loop thread (Linux)
+    # what the actions mean, overriding the spec: "delta" | "absolute" or one per dimension
+    action_kind: str | list[str] | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate_hz) and 0 < self.rate_hz <= 10_000):

@@ -22,6 +22,7 @@ from collections import Counter
 import numpy as np
 
 from vla_edge.errors import ActionError, RuntimeLoopError
+from vla_edge.policy.spec import DEFAULT_ACTION_KIND
 from vla_edge.runtime import watchdog as wd
 from vla_edge.runtime.actuators.base import Actuator, Command
 from vla_edge.runtime.cameras.base import Camera
@@ -44,6 +45,8 @@ class ControlLoop(LoopStartup):
         self.policy, self.spec, self.config = policy, policy.spec, config
         self.cameras, self.actuator = _match_cameras(self.spec, cameras), actuator
         check_compatible(self.spec.action, actuator.action_space, actuator.describe())
+        self.action_kinds, self.kind_source = resolve_kinds(self.spec.action, config.action_kind)
+        self._delta = [k == "delta" for k in self.action_kinds]
         actuator.names = actuator.names or list(self.spec.action.names)
         self.safety = SafetyFilter(self.spec.action, actuator.action_space, config.max_step)
         self.chunker = make_chunker(
@@ -240,7 +243,7 @@ class ControlLoop(LoopStartup):
     def _safe_command(self, final: bool = False) -> bool:
         on_fault = self.config.on_fault
         kind = "stop" if final or on_fault == "stop" else on_fault
-        values = safe_values(on_fault, self.last_sent, self.safety, self.initial_state)
+        values = safe_values(on_fault, self.last_sent, self.safety, self.initial_state, self._delta)
         ok = self._send(kind, values)
         self._stop_sent = self._stop_sent or (ok and kind == "stop")
         return ok
@@ -262,6 +265,23 @@ class ControlLoop(LoopStartup):
     def _on_overrun(self) -> None:
         """Called by the watchdog thread while a synchronous predict() overruns."""
         self._safe_command()
+
+
+def resolve_kinds(action, override: str | list[str] | None) -> tuple[list[str], str]:
+    """The kind of each action dimension and where it came from: `override` (`--action-kind`),
+    else the spec, else the documented default (spec.DEFAULT_ACTION_KIND)."""
+    from dataclasses import replace
+
+    from vla_edge.errors import SpecError
+
+    if override is not None:
+        try:
+            return replace(action, kind=override).kinds, "--action-kind"
+        except SpecError as exc:
+            raise RuntimeLoopError(f"--action-kind: {exc}") from None
+    if action.kind is not None:
+        return action.kinds, "spec"
+    return action.kinds, f"default ({DEFAULT_ACTION_KIND}: the spec declares no action kind)"
 
 
 def default_execute(spec, config: LoopConfig) -> int | None:

@@ -32,6 +32,7 @@ def build_summary(loop) -> dict:
         "cameras": {n: cam.describe() for n, cam in loop.cameras.items()},
         "actuator": loop.actuator.describe(),
         "state_source": getattr(loop, "state_source", "none"),
+        "action_kind": {"kinds": loop.action_kinds, "from": loop.kind_source},
         "stop_reason": loop.stop_reason,
         "cycles": log.cycles,
         "elapsed_s": round(elapsed, 3),

@@ -6,7 +6,8 @@
   actuator's when it declares its own; the loop clamps each chunk once as it arrives), and
   limits the change per step to `max_step` times the range of each dimension when asked.
   Non-finite values never reach it: the loop treats them as a fault first.
-- `safe_values` gives the values of a hold / zero / stop command.
+- `safe_values` gives the values of a hold / zero / stop command: no motion, which is 0 for
+  a delta (velocity) dimension and the last commanded value for an absolute one.
 """
 
 from __future__ import annotations
@@ -119,14 +120,26 @@ class SafetyFilter:
 
 
 def safe_values(
-    on_fault: str, last: np.ndarray | None, filt: SafetyFilter, initial: np.ndarray | None = None
+    on_fault: str,
+    last: np.ndarray | None,
+    filt: SafetyFilter,
+    initial: np.ndarray | None = None,
+    delta: list[bool] | None = None,
 ) -> np.ndarray:
-    """Values of the safe command: zeros under "zero"; otherwise the last command sent (or the
-    robot's initial state / zeros, before anything was sent)."""
+    """Values of a safe command. "zero": zeros (clipped into the limits) in every dimension.
+    "hold" and "stop": no motion, which depends on what each dimension means (`delta`, one flag
+    per dimension; None: all absolute): a delta dimension gets 0 (repeating the last delta
+    would keep the arm moving), an absolute one the last value sent (or the robot's initial
+    state of the same size, or zeros, before anything was sent)."""
+    zero = filt.zero()
     if on_fault == "zero":
-        return filt.zero()
+        return zero
     if last is not None:
-        return last.copy()
-    if initial is not None:
-        return np.clip(np.asarray(initial, dtype=np.float32), filt.low, filt.high)
-    return filt.zero()
+        position = last.copy()
+    elif initial is not None and np.size(initial) == zero.size:
+        position = np.clip(np.asarray(initial, dtype=np.float32).ravel(), filt.low, filt.high)
+    else:
+        position = zero.copy()
+    if delta is None:
+        return position
+    return np.where(np.asarray(delta, dtype=bool), zero, position).astype(np.float32)

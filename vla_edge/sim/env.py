@@ -31,6 +31,8 @@ ACTION_NAMES = ["dx", "dy", "dz", "gripper"]
 ACTION_UNITS = ["cm/step", "cm/step", "cm/step", "effort"]
 ACTION_LOW = [-1.0, -1.0, -1.0, -1.0]
 ACTION_HIGH = [1.0, 1.0, 1.0, 1.0]
+# the hand moves by deltas; the gripper effort is a setting (repeating it keeps the grasp)
+ACTION_KIND = ["delta", "delta", "delta", "absolute"]
 
 
 class SimEnv:
@@ -189,6 +191,7 @@ def suite_spec(
             ACTION_HIGH,
             chunk=chunk,
             representation=representation,
+            kind=list(ACTION_KIND),
         ),
         state_dim=s.state_dim,
         instruction=InstructionSpec(max_tokens=max_tokens, tokenizer="byte"),

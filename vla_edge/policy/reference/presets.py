@@ -99,6 +99,7 @@ def default_spec(
             high=high,
             chunk=chunk,
             representation=head,
+            kind=["delta", "delta", "delta", "absolute"],  # the gripper opening is a setting
         ),
         state_dim=state_dim,
         instruction=InstructionSpec(max_tokens=max_tokens, tokenizer="byte"),
