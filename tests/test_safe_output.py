@@ -238,3 +238,36 @@ def test_a_swap_cut_short_is_put_back(bundle_copy, capfd):
         raise RuntimeError("the next export fails too")
     assert tree(bundle_copy) == before and not old.exists()
     assert "restored" in capfd.readouterr().err
+
+
+def test_ctrl_c_removes_the_partial_and_keeps_the_old(bundle_copy):
+    before = tree(bundle_copy)
+    with pytest.raises(KeyboardInterrupt), PartialDir(bundle_copy) as p:
+        (p.path / "x.onnx").write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert tree(bundle_copy) == before
+    assert [q.name for q in bundle_copy.parent.iterdir()] == ["b"]
+
+
+def test_a_staged_bundle_replaces_the_old_only_once_it_is_committed(bundle_copy):
+    """export_lerobot stages its bundle inside the partial directory while LeRobot's own
+    pipeline checks it: a failed check leaves the old bundle; commit(inner) swaps it in."""
+    before = tree(bundle_copy)
+    with pytest.raises(RuntimeError), PartialDir(bundle_copy) as stage:
+        (stage.path / "b").mkdir()
+        raise RuntimeError("pipeline parity failed")
+    assert tree(bundle_copy) == before
+    with PartialDir(bundle_copy) as stage:
+        (stage.path / "b").mkdir()
+        (stage.path / "b" / "new.onnx").write_bytes(b"new")
+        stage.commit(stage.path / "b")
+    assert list(tree(bundle_copy)) == ["new.onnx"]
+    assert [q.name for q in bundle_copy.parent.iterdir()] == ["b"]
+
+
+def test_a_partial_of_unknown_origin_is_named_not_removed(bundle_copy, capfd):
+    odd = bundle_copy.with_name(".b.partial-k3j2h1")  # no pid: an older vla-edge's
+    odd.mkdir()
+    with PartialDir(bundle_copy):
+        pass
+    assert odd.exists() and str(odd) in capfd.readouterr().err

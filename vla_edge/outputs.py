@@ -183,6 +183,12 @@ def clean_stale(out: Path) -> list[str]:
         return done
     for entry in sorted(out.parent.iterdir()):
         m = _STALE.match(entry.name)
+        if m is None and entry.name.startswith(f".{out.name}.partial-"):
+            done.append(  # no pid in the name (an older vla-edge): named, never removed
+                f"found {entry}, a partial output of unknown origin: delete it if no vla-edge "
+                f"is writing {out}"
+            )
+            continue
         if not m or m["name"] != out.name or int(m["pid"]) == os.getpid():
             continue
         if _alive(int(m["pid"])):
@@ -242,19 +248,24 @@ class PartialDir:
         self.path.mkdir()
         self.committed = False
 
-    def commit(self) -> Path:
-        """Swap the finished directory in: old aside, new in, old removed afterwards."""
+    def commit(self, inner: Path | None = None) -> Path:
+        """Swap the finished directory in: old aside, new in, old removed afterwards. `inner`:
+        a directory inside the partial one to swap in instead (a bundle staged there while it
+        is checked); the rest of the partial directory is removed."""
+        new = self.path if inner is None else Path(inner)
         old = None
         if self.out.exists():
             old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
             os.replace(self.out, old)
         try:
-            os.replace(self.path, self.out)
+            os.replace(new, self.out)
         except BaseException:
             if old is not None:
                 os.replace(old, self.out)
             raise
         self.committed = True
+        if inner is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
         _unregister(self.path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

@@ -3,27 +3,29 @@
 The adapter's graph module goes through the generic entry (parity of ONNX Runtime against the
 module), then the bundle is checked against LeRobot's own preprocessor -> policy ->
 postprocessor pipeline on fresh observations; that error, in action units, is recorded in the
-bundle's validation. A failed check raises ParityError and leaves no bundle.
+bundle's validation. Both checks run on a staged bundle beside the output: a failed check raises
+ParityError, leaves no bundle, and a bundle `--force` would have replaced stays as it was.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from vla_edge.errors import ParityError
 from vla_edge.policy.adapters.lerobot import checkpoint
 from vla_edge.policy.adapters.lerobot.registry import adapter_for
 
 
 def export_lerobot(source, out, config=None, samples: int = 8):
     """`source`: 'lerobot:PATH' or a path to (a folder holding) a pretrained_model folder."""
+    from dataclasses import replace
+
     from vla_edge.bundle import Bundle
     from vla_edge.export import export_module
+    from vla_edge.outputs import PartialDir, check_output
 
     started = time.perf_counter()
     folder = checkpoint.resolve(checkpoint.strip_prefix(source)[0])
@@ -31,25 +33,25 @@ def export_lerobot(source, out, config=None, samples: int = 8):
     loaded = checkpoint.load(folder)
     conversions = adapter.check(loaded)
     config = config or default_config(adapter)
-    with tempfile.TemporaryDirectory() as tmp:
+    out = check_output(out, config.force, inputs=(folder,))
+    staged_config = replace(config, force=False, name=config.name or out.name)
+    with PartialDir(out) as stage, tempfile.TemporaryDirectory() as tmp:
         tok_dir = _save_tokenizer(loaded, Path(tmp) / "tokenizer") if adapter.takes_text else None
         spec = adapter.spec(loaded)
         module = adapter.module(loaded, spec)
-        bundle = export_module(module, spec, out, config, tokenizer_dir=tok_dir)
-    try:
+        staged = stage.path / out.name
+        bundle = export_module(module, spec, staged, staged_config, tokenizer_dir=tok_dir)
         report = _pipeline_parity(adapter, loaded, module, bundle, config, samples)
-    except ParityError:
-        shutil.rmtree(bundle.path, ignore_errors=True)
-        raise
-    validation = dict(bundle.manifest["validation"])
-    validation["lerobot_pipeline"] = report
-    validation["export_seconds"] = round(time.perf_counter() - started, 2)
-    bundle.update(
-        validation=validation,
-        lerobot=_provenance(adapter, loaded, module, conversions),
-        postprocessing={**bundle.manifest["postprocessing"], **_post(adapter)},
-    )
-    return Bundle.load(bundle.path)
+        validation = dict(bundle.manifest["validation"])
+        validation["lerobot_pipeline"] = report
+        validation["export_seconds"] = round(time.perf_counter() - started, 2)
+        bundle.update(
+            validation=validation,
+            lerobot=_provenance(adapter, loaded, module, conversions),
+            postprocessing={**bundle.manifest["postprocessing"], **_post(adapter)},
+        )
+        stage.commit(staged)
+    return Bundle.load(out)
 
 
 def default_config(adapter, **overrides):
