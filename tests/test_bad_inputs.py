@@ -70,11 +70,17 @@ def _b(d: Path, fx: dict[str, Path], name: str = "b") -> Path:
     return _copy(fx["bundle"], d / name)
 
 
-def _manifest(bundle: Path, edit: Callable[[dict], object]) -> None:
+def _manifest(bundle: Path, edit: Callable[[dict], object], rehash: bool = False) -> None:
+    """Edit manifest.json by hand, or (rehash) as a tool would that rewrites its hash too."""
+    from vla_edge.bundle import write_manifest
+
     path = bundle / "manifest.json"
     m = json.loads(path.read_text())
     out = edit(m)
-    path.write_text(json.dumps(m if out is None else out, indent=2))
+    if rehash:
+        write_manifest(bundle, m if out is None else out)
+    else:
+        path.write_text(json.dumps(m if out is None else out, indent=2))
 
 
 def _frame(d: Path, name: str = "f.npy", size: int = 64) -> Path:
@@ -171,6 +177,10 @@ def graph_without_file(d, fx):
     _manifest(_b(d, fx), lambda m: [g.pop("file") for g in m["graphs"]] and None)
 
 
+def manifest_graphs_string(d, fx):
+    _manifest(_b(d, fx), lambda m: m.update(graphs="policy.onnx"))
+
+
 def unknown_role(d, fx):
     def edit(m):
         m["graphs"][0]["role"] = "decoder_of_dreams"
@@ -182,15 +192,20 @@ def format_version_string(d, fx):
     _manifest(_b(d, fx), lambda m: m.update(format_version=str(m["format_version"])))
 
 
-def state_dim_edited(d, fx):
-    def edit(m):
-        spec = m["spec"]
-        spec["state_dim"] += 1
-        for k, v in spec["normalization"].items():
-            if isinstance(v, list) and len(v) == spec["state_dim"] - 1:
-                spec["normalization"][k] = [*v, v[-1]]
+def _one_more_state_value(m):
+    spec = m["spec"]
+    spec["state_dim"] += 1
+    for k, v in spec["normalization"].items():
+        if isinstance(v, list) and len(v) == spec["state_dim"] - 1:
+            spec["normalization"][k] = [*v, v[-1]]
 
-    _manifest(_b(d, fx), edit)
+
+def state_dim_edited(d, fx):
+    _manifest(_b(d, fx), _one_more_state_value)
+
+
+def state_dim_rehashed(d, fx):
+    _manifest(_b(d, fx), _one_more_state_value, rehash=True)
 
 
 def invalid_config(d, fx):
@@ -205,6 +220,19 @@ def corrupt_png(d, fx):
         _frame(d / "calib", f"{i}.npy")
     (d / "calib" / "0.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (d / "calib" / "instructions.txt").write_text("pick up the block\n")
+
+
+def failed_quantization(d, fx):
+    """A bundle quantize kept with --keep-failed (it missed an impossible budget)."""
+    _b(d, fx)
+    cmd = "quantize b --precision int8-dynamic -o qf --keep-failed --budget bins=1.0,range=1e-9"
+    cwd = Path.cwd()
+    os.chdir(d)
+    try:
+        res = CliRunner().invoke(app, shlex.split(cmd))
+    finally:
+        os.chdir(cwd)
+    assert (d / "qf" / "manifest.json").is_file(), res.output
 
 
 def with_notes(d, fx):
@@ -258,6 +286,13 @@ CASES = [
         "quantize b --precision int8-dynamic -o out --budget bins=1.0,range=1e-9",
         ("budget",),
         b,
+    ),
+    Case(
+        "failed-bundle-predict",
+        4,
+        f"predict qf --example --state {STATE}",
+        ("qf", "--allow-failed"),
+        failed_quantization,
     ),
     # 5 bundle integrity
     Case("graph-outside-bundle", 5, "info b", ("../outside.onnx",), graph_outside),
@@ -348,9 +383,17 @@ CASES = [
     Case("manifest-json-list", 7, "info b", ("manifest.json",), manifest_list),
     Case("manifest-binary", 7, "info b", ("manifest.json",), manifest_binary),
     Case("graph-without-file", 7, "info b", ("file",), graph_without_file),
+    Case("manifest-graphs-string", 7, "info b", ("graphs",), manifest_graphs_string),
     Case("unknown-graph-role", 7, "info b", ("decoder_of_dreams",), unknown_role),
     # 8 unclear messages
     Case("config-invalid-json", 8, "export ck -o out", ("config.json", "line"), invalid_config),
+    Case(
+        "state-dim-rehashed",
+        8,
+        "predict b --example --state " + STATE + ",0.1",
+        ("state_dim", "manifest.json"),
+        state_dim_rehashed,
+    ),
     Case(
         "state-dim-edited",
         8,

@@ -1,6 +1,9 @@
 """The CLI's one top-level handler: a VlaEdgeError is one line with its exit code; anything
 else (a bug) is one line with exit 70 and no traceback, unless VLA_EDGE_DEBUG=1."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +74,16 @@ def test_instruction_must_be_utf8():
     assert (
         CliRunner().invoke(make_app(), ["noop", "--instruction", "prends le cube"]).exit_code == 0
     )
+
+
+def test_real_entry_point_with_non_utf8_argv(tmp_path):
+    """The installed entry point (main()), with the raw bytes a terminal in another locale sends:
+    one line naming the option, exit 1, no traceback."""
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    env.pop("VLA_EDGE_DEBUG", None)
+    code = "import sys; from vla_edge.cli.main import main; sys.argv[0] = 'vla-edge'; main()"
+    argv = [sys.executable, "-c", code, "predict", str(tmp_path), "--instruction", b"go \xff"]
+    r = subprocess.run(argv, capture_output=True, env=env, timeout=300)
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode == 1, err
+    assert "Traceback" not in err and err.startswith("error: --instruction is not valid UTF-8")
