@@ -307,3 +307,46 @@ def test_a_recorded_budget_with_unknown_terms_falls_back_to_the_default(pair):
     else:
         assert got == Budget.default(bundle.spec)
     assert budget_for(bundle, "range=0.5").range_fraction == 0.5
+
+
+def test_predict_warns_on_never_validated_engines_and_refuses_failed_ones(pair, tmp_path, stand_in):
+    fp32, _ = pair
+    _with_engines(fp32, tmp_path)
+    cli = CliRunner()
+    predict = ["predict", str(fp32), "--example", "--backend", "trt", "--engine-device", DEVICE]
+    res = cli.invoke(app, predict)
+    assert res.exit_code == 0, res.output
+    assert f"engines/{DEVICE}-fp16.plan was never validated against its FP32 parent" in res.output
+    options = RunnerOptions(device=DEVICE)
+    validate(fp32, ValidateConfig(backend="trt", options=options), **QUIET)
+    res = cli.invoke(app, predict)
+    assert res.exit_code == 0 and "warning" not in res.output  # validated, passed: quiet
+    stand_in["shift"] = 0.05
+    validate(fp32, ValidateConfig(backend="trt", options=options), **QUIET)
+    stand_in["shift"] = 0.0
+    res = cli.invoke(app, predict)
+    assert res.exit_code == 1 and "failed validation against its FP32 parent" in res.output
+    assert "--allow-failed" in res.output and "Traceback" not in res.output
+    res = cli.invoke(app, [*predict, "--allow-failed"])
+    assert res.exit_code == 0 and "is marked FAILED (validate (engines/" in res.output
+    # ONNX Runtime CPU was not failed: it still runs, without a warning
+    res = cli.invoke(app, ["predict", str(fp32), "--example"])
+    assert res.exit_code == 0 and "warning" not in res.output
+
+
+def test_a_graph_that_failed_validation_on_onnxrt_is_refused_by_run(pair):
+    from vla_edge.errors import BundleError
+    from vla_edge.policy.policy import Policy
+
+    _, int8 = pair
+    result = validate(int8, ValidateConfig(budget="dx=1e-9"), **QUIET)
+    assert not result["passed"]
+    with pytest.raises(BundleError, match=r"validate \(onnxrt:cpu\): dx p99 error"):
+        Policy.load(int8)
+    with Policy.load(int8, allow_failed=True) as policy:
+        assert policy.failure_reasons[0].startswith("validate (onnxrt:cpu)")
+    res = CliRunner().invoke(app, ["run", str(int8), "--camera", "pattern", "--cycles", "2"])
+    assert res.exit_code == 1 and "failed validation" in res.output
+    assert validate(int8, ValidateConfig(), **QUIET)["passed"]  # validated again: it runs
+    with Policy.load(int8) as policy:
+        assert policy.failure_reasons == []

@@ -188,15 +188,21 @@ def mark_failed(manifest: dict[str, Any], step: str, reasons: list[str]) -> None
     manifest["failed"] = entries
 
 
-def failure_reasons(manifest: dict[str, Any]) -> list[str]:
+def failure_reasons(manifest: dict[str, Any], engine: str | None = None) -> list[str]:
     """Why the bundle was marked failed, one "step: reason" per line; [] when it was not.
     The one check `Policy.load` (refusing without allow_failed), predict/run/eval, info and
-    benchmark read. A `failed` entry may be {"step", "reasons"} or a list of them."""
-    return [
+    benchmark read. A `failed` entry may be {"step", "reasons"} or a list of them.
+    With `engine` (an engine file, `onnxrt:<providers>` or `torch`: see `engine_validation`),
+    also why `vla-edge validate` failed that engine, when it did."""
+    reasons = [
         f"{e.get('step', 'unknown step')}: {r}"
         for e in _failed_entries(manifest)
         for r in (e.get("reasons") or ["no reason given"])
     ]
+    entry = engine_validation(manifest, engine) if engine is not None else None
+    if entry is not None and entry.get("passed") is False:
+        reasons += [f"validate ({engine}): {r}" for r in entry.get("reasons") or ["no reason"]]
+    return reasons
 
 
 def _failed_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:

@@ -288,17 +288,17 @@ def needs_validation(key: str) -> bool:
 
 
 def engine_status(bundle: Any, backend: str, options: RunnerOptions) -> tuple[list[str], list[str]]:
-    """(failure reasons, keys never validated that need it) of what `backend` runs for this
-    bundle: what run/predict/eval refuse without --allow-failed, and what they warn about."""
+    """(why `validate` failed what `backend` runs for this bundle, the keys of it never
+    validated that need it): what run/predict/eval refuse without --allow-failed, and what they
+    warn about."""
+    from vla_edge.bundle import failure_reasons
+
+    own = len(failure_reasons(bundle.manifest))  # the bundle's own marks are reported apart
     failed, missing = [], []
     for key in validation_keys(bundle, backend, options):
-        entry = engine_validation(bundle.manifest, key)
-        if entry is None:
-            if needs_validation(key):
-                missing.append(key)
-        elif entry.get("passed") is False:
-            reasons = entry.get("reasons") or ["no reason recorded"]
-            failed += [f"validate ({key}): {r}" for r in reasons]
+        failed += failure_reasons(bundle.manifest, engine=key)[own:]
+        if engine_validation(bundle.manifest, key) is None and needs_validation(key):
+            missing.append(key)
     return failed, missing
 
 
@@ -319,7 +319,10 @@ def validate(
     say(f"validate: {info['samples']} observations ({info['source']}) on {config.backend}")
     reference, ref_info = reference_actions(bundle, parent, obs, recorded, config.batch)
     budget = budget_for(bundle, config.budget)
-    with Policy.load(bundle.path, backend=config.backend, options=config.options) as policy:
+    # a bundle or engine that failed before is validated again, not refused
+    with Policy.load(
+        bundle.path, backend=config.backend, options=config.options, allow_failed=True
+    ) as policy:
         try:
             actions = policy_actions(policy, obs, config.batch)
         except ActionError as exc:  # NaN/inf actions: a failed validation, recorded as such

@@ -63,14 +63,16 @@ AllowFailedOpt = Annotated[
     typer.Option(
         "--allow-failed",
         help="Use a bundle marked failed (a quantization kept with --keep-failed that missed "
-        "its budget); it is refused without this, and used with a warning with it.",
+        "its budget) or engines that failed `vla-edge validate`; they are refused without "
+        "this, and used with a warning with it.",
     ),
 ]
 
 
 def warn_failed(policy) -> None:
     """One warning line on stderr when the policy's bundle is marked failed (loaded with
-    --allow-failed), with the reasons, before anything runs."""
+    --allow-failed), with the reasons, and one per engine never validated, before anything
+    runs."""
     from vla_edge.cli.common import err_console
 
     reasons = getattr(policy, "failure_reasons", [])
@@ -78,6 +80,14 @@ def warn_failed(policy) -> None:
         err_console.print(
             f"warning: {policy.source} is marked FAILED ({'; '.join(reasons)}); used because "
             "of --allow-failed",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    for key in getattr(policy, "unvalidated", []):
+        err_console.print(
+            f"warning: {policy.source}: {key} was never validated against its FP32 parent; "
+            f"run `vla-edge validate {policy.source} --backend {policy.backend}` (build does it)",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -22,9 +22,30 @@ def load_policy(cls, path: Path, backend: str, options, allow_failed: bool = Fal
     bundle = Bundle.load(path)
     failed = refuse_failed(bundle, allow_failed)
     runners = runners_for(bundle, backend, options)
+    engine_failed, unvalidated = refuse_failed_engines(bundle, backend, options, allow_failed)
     policy = _policy(cls, bundle.spec, runners, _bundle_tokenizer(bundle, backend), backend, path)
-    policy.failure_reasons = failed
+    policy.failure_reasons = failed + engine_failed
+    policy.unvalidated = unvalidated
     return policy
+
+
+def refuse_failed_engines(bundle, backend: str, options, allow_failed: bool):
+    """(why `vla-edge validate` failed the engines/graphs this backend runs, those of them never
+    validated that need it); a BundleError naming the failures unless `allow_failed`. Runs
+    before any runner is activated."""
+    from vla_edge.errors import BundleError
+    from vla_edge.validate import engine_status
+
+    failed, unvalidated = engine_status(bundle, backend, options)
+    if failed and not allow_failed:
+        raise BundleError(
+            f"{bundle.path} on {backend} failed validation against its FP32 parent "
+            f"({'; '.join(failed)}): it must not drive a robot. Rebuild the engines (e.g. "
+            f"`vla-edge build {bundle.path} --precision fp16`) or re-quantize within budget, and "
+            f"`vla-edge validate {bundle.path} --backend {backend}` again; or pass "
+            "--allow-failed (Policy.load(..., allow_failed=True)) to use it anyway"
+        )
+    return failed, unvalidated
 
 
 def refuse_failed(bundle, allow_failed: bool) -> list[str]:

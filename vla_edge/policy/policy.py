@@ -29,6 +29,7 @@ class Policy:
         self.layout = "monolithic" if "monolithic" in runners else "split"
         self.last_latency_ms: float | None = None
         self.failure_reasons: list[str] = []  # set by load() for a bundle marked failed
+        self.unvalidated: list[str] = []  # set by load(): engines `validate` never checked
         self.cache_hits = self.cache_misses = 0
         self._cache_key: tuple | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
