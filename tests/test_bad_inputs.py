@@ -130,6 +130,11 @@ def missing_tensors(d, fx):
     _tensors(_ck(d, fx, "ck_part"), lambda t: dict(list(t.items())[: len(t) * 2 // 3]))
 
 
+def nan_predict(d, fx):
+    _copy(fx["nan-bundle"], d / "nanb")
+    _frame(d, size=32)
+
+
 def parity_fails(d, fx):
     _ck(d, fx, "ck", head="continuous")
 
@@ -261,6 +266,13 @@ CASES = [
         "export ck_part -o out",
         ("ck_part", "missing"),
         missing_tensors,
+    ),
+    Case(
+        "predict-nan-actions",
+        2,
+        "predict nanb --image left=f.npy --instruction x --state 0,0,-1000",
+        ("non-finite",),
+        nan_predict,
     ),
     # 3 run that sends nothing
     Case(
@@ -413,7 +425,7 @@ CASES = [
         "parity-fails-no-partial",
         9,
         "export ck -o out --atol 1e-9",
-        ("'actions'", "tolerance"),
+        ("parity failed", "--atol"),
         parity_fails,
     ),
 ]
@@ -492,12 +504,39 @@ def problems(case: Case, out: Outcome) -> list[str]:
 
 # --- fixtures and the table ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def fx(tiny_checkpoint, tiny_bundle) -> dict[str, Path]:
+def fx(tiny_checkpoint, tiny_bundle, tmp_path_factory) -> dict[str, Path]:
     return {
         "ck-bins": tiny_checkpoint("bins"),
         "ck-continuous": tiny_checkpoint("continuous"),
         "bundle": tiny_bundle("bins"),
+        "nan-bundle": nan_bundle(tmp_path_factory.mktemp("bad-inputs") / "nan"),
     }
+
+
+def nan_bundle(out: Path) -> Path:
+    """A real export of a module whose actions are finite on its parity samples but NaN for a
+    state below -100 (sqrt of a negative number): a broken model that only its inputs reveal."""
+    import torch
+
+    from vla_edge.export import ExportConfig, export_module
+    from vla_edge.policy.spec import ActionSpace, CameraSpec, PolicySpec
+
+    class NanBelow(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gain = torch.nn.Parameter(torch.tensor(0.1))
+
+        def forward(self, image_left, state):
+            frame = image_left.float().mean(dim=(1, 2, 3))[:, None] * 0
+            return (self.gain * state + frame + torch.sqrt(state[:, 2:3] + 100.0) * 0)[:, None]
+
+    spec = PolicySpec(
+        cameras=[CameraSpec("left", 32, 32)],
+        action=ActionSpace(["x", "y", "z"], ["m"] * 3, [-1.0] * 3, [1.0] * 3),
+        state_dim=3,
+    )
+    export_module(NanBelow(), spec, out, ExportConfig(monolithic=True, include_source=False))
+    return out
 
 
 ROWS: dict[str, dict] = {}

@@ -136,8 +136,10 @@ def _failure(a_ref, a_cand, spec, config, report) -> str | None:
     if report.identical_bins is not None:
         if report.identical_bins < config.min_identical_bins:
             return (
-                f"output 'actions': only {report.identical_bins:.1%} of action bins identical to "
-                f"{report.reference}, tolerance >= {config.min_identical_bins:.1%}"
+                f"parity failed: output 'actions': only {report.identical_bins:.1%} of action "
+                f"bins of {report.candidate} identical to {report.reference}, tolerance >= "
+                f"{config.min_identical_bins:.1%} (if that is acceptable, lower it: export "
+                "--min-bins)"
             )
         return None
     rng = np.asarray(spec.action.high) - np.asarray(spec.action.low)
@@ -146,11 +148,15 @@ def _failure(a_ref, a_cand, spec, config, report) -> str | None:
         return None
     worst = np.unravel_index(int(np.argmax(scaled)), scaled.shape)
     dim = spec.action.names[worst[-1]]
+    unit = spec.action.units[worst[-1]]
+    unit = "" if unit in ("", "1") else f" {unit}"
+    frac, span = config.action_atol_fraction, rng[worst[-1]]
     return (
-        f"output 'actions' differs from {report.reference} beyond tolerance: worst element "
-        f"{list(map(int, worst))} (action {dim!r}) is {a_cand[worst]:.6g} vs {a_ref[worst]:.6g} "
-        f"{spec.action.units[worst[-1]]}, error {np.abs(a_ref - a_cand)[worst]:.3g} > "
-        f"{config.action_atol_fraction:g} x range ({rng[worst[-1]]:g})"
+        f"parity failed: output 'actions' of {report.candidate} differs from {report.reference} "
+        f"beyond tolerance: worst element {list(map(int, worst))} (action {dim!r}) is "
+        f"{a_cand[worst]:.8g} vs {a_ref[worst]:.8g}{unit}, error "
+        f"{np.abs(a_ref - a_cand)[worst]:.3g} > {frac:g} x range {span:g} = {frac * span:.3g}"
+        f"{unit} (if an error this size is acceptable, raise the tolerance: export --atol)"
     )
 
 
