@@ -350,3 +350,17 @@ def test_a_graph_that_failed_validation_on_onnxrt_is_refused_by_run(pair):
     assert validate(int8, ValidateConfig(), **QUIET)["passed"]  # validated again: it runs
     with Policy.load(int8) as policy:
         assert policy.failure_reasons == []
+
+
+def test_info_shows_each_validation_and_a_rebuilt_engine(pair, tmp_path, stand_in):
+    fp32, int8 = pair
+    validate(int8, ValidateConfig(), **QUIET)
+    res = CliRunner().invoke(app, ["info", str(int8)])
+    assert res.exit_code == 0 and "validate onnxrt:cpu: PASSED on 32 observations" in res.output
+    entries = _with_engines(fp32, tmp_path)
+    validate(fp32, ValidateConfig(backend="trt", options=RunnerOptions(device=DEVICE)), **QUIET)
+    plan = tmp_path / "rebuilt.plan"
+    plan.write_bytes(b"another plan")
+    Bundle.load(fp32).update(add_files={entries[0]["engine"]: plan})
+    res = CliRunner().invoke(app, ["info", str(fp32)])
+    assert f"validate {entries[0]['engine']}: rebuilt since it was validated" in res.output

@@ -68,9 +68,38 @@ def info(
             console.print("validation: " + line, markup=False)
     for line in eval_lines(validation.get("eval")):
         console.print("validation: " + line, markup=False)
+    for line in engine_lines(b.manifest):
+        console.print("validation: " + line, markup=False, soft_wrap=True)
     for key, value in validation.items():
-        if key not in ("parity", "export_seconds", "quantization", "eval"):
+        if key not in ("parity", "export_seconds", "quantization", "eval", "engines"):
             console.print(f"validation {key}: {value}", markup=False)
+
+
+def engine_lines(manifest: dict) -> list[str]:
+    """One line per engine/backend `vla-edge validate` judged (validation.engines)."""
+    from vla_edge.bundle import engine_validation
+
+    lines = []
+    for key, rec in ((manifest.get("validation") or {}).get("engines") or {}).items():
+        if engine_validation(manifest, key) is None:
+            lines.append(f"validate {key}: rebuilt since it was validated (run validate again)")
+            continue
+        obs = rec.get("observations") or {}
+        real = obs.get("real_frames")
+        frames = f", {real} real frames" if real else ""
+        errs = ", ".join(
+            f"{k} p99 {v['p99']:.3g} {v['unit']}"
+            for k, v in (rec.get("action_error") or {}).items()
+        )
+        bins = rec.get("identical_bins")
+        verdict = "PASSED" if rec.get("passed") else "FAILED (" + "; ".join(rec["reasons"]) + ")"
+        lines.append(
+            f"validate {key}: {verdict} on {rec.get('samples')} observations{frames} vs "
+            f"{(rec.get('reference') or {}).get('kind')}: {errs}"
+            + (f", identical bins {bins:.2%}" if bins is not None else "")
+            + f" ({rec.get('when')})"
+        )
+    return lines
 
 
 def _graph_table(b) -> Table:
