@@ -200,14 +200,14 @@ def test_sigterm_during_export_removes_the_partial_directory(tiny_checkpoint, tm
            str(tiny_checkpoint("bins")), "-o", str(out)]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # importing torch under load can be slow
     while not list(tmp_path.glob(".b.partial-*")) and proc.poll() is None:
         assert time.monotonic() < deadline, "export never started writing"
         time.sleep(0.02)
     partials = list(tmp_path.glob(".b.partial-*"))
     assert partials and partials[0].name.startswith(f".b.partial-{proc.pid}-")
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signal.SIGTERM, err.decode()
     assert b"SIGTERM" in err and b"Traceback" not in err, err.decode()
     assert list(tmp_path.iterdir()) == [], "the partial directory was left behind"
