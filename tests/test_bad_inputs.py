@@ -385,6 +385,12 @@ CASES = [
         junk_npy,
     ),
     Case("image-size-30", 7, "model create -o m --preset tiny --image-size 30", ("30",), nothing),
+    # 8 (cont.) a library setting's message names the option that set it
+    Case(
+        "cycles-negative", 8, RUN.format(camera="pattern:64x64") + " --cycles -1", ("--cycles",), b
+    ),
+    Case("encoder-unknown", 8, "quantize b -o out --encoder nope", ("--encoder", "nope"), b),
+    Case("head-unknown", 8, "model create -o m --preset tiny --head nope", ("--head",), nothing),
     Case(
         "calib-corrupt-png",
         7,

@@ -28,6 +28,12 @@ def make_app() -> typer.Typer:
     def noop(instruction: str = typer.Option("go")) -> None:
         typer.echo(f"instruction {instruction!r}")
 
+    def loops(cycles: int = typer.Option(1, "--cycles")) -> None:
+        from vla_edge.errors import RuntimeLoopError
+
+        raise RuntimeLoopError(f"max_cycles must be >= 1, got {cycles}")
+
+    command(app, "loops")(loops)
     command(app, "fails")(fails)
     command(app, "noop")(noop)
     return app
@@ -87,3 +93,9 @@ def test_real_entry_point_with_non_utf8_argv(tmp_path):
     err = r.stderr.decode("utf-8", "replace")
     assert r.returncode == 1, err
     assert "Traceback" not in err and err.startswith("error: --instruction is not valid UTF-8")
+
+
+def test_a_setting_is_named_by_its_option():
+    r = CliRunner().invoke(make_app(), ["loops", "--cycles", "-1"])
+    assert r.exit_code == 1
+    assert r.output.strip() == "error: --cycles: max_cycles must be >= 1, got -1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -98,10 +99,52 @@ def handle_errors(fn):
             if os.environ.get("VLA_EDGE_DEBUG") == "1":
                 raise
             err, code = one_line_error(exc)
-            typer.echo(f"error: {err}", err=True)
+            typer.echo(f"error: {name_the_option(err, fn, kwargs)}", err=True)
             raise typer.Exit(code) from None
 
     return wrapper
+
+
+# a library setting named in an error message -> the command's parameter that sets it
+FIELD_PARAMS = {
+    "max_cycles": "cycles",
+    "duration_s": "duration",
+    "rate_hz": "rate",
+    "encoder_precision": "encoder",
+    "min_identical_bins": "min_bins",
+    "action_atol_fraction": "atol",
+    "action chunk": "chunk",
+    "action representation": "head",
+}
+_FIELD = re.compile(r"^([a-z][a-z0-9_-]*(?: [a-z][a-z0-9_-]*)?) must ")
+
+
+def name_the_option(message: str, fn, kwargs: dict) -> str:
+    """Prefix a library message about a setting ("max_cycles must be >= 1, got -1") with the
+    command-line option that set it (`--cycles: ...`), so the user knows what to change."""
+    m = _FIELD.match(message)
+    if m is None:
+        return message
+    field = m.group(1)
+    param = FIELD_PARAMS.get(field, field.replace("-", "_"))
+    if param not in kwargs:
+        return message
+    return f"{_flag(fn, param)}: {message}"
+
+
+def _flag(fn, param: str) -> str:
+    """The option's first long name as the command declares it (default: --param-name)."""
+    import typing
+
+    try:
+        hint = typing.get_type_hints(fn, include_extras=True).get(param)
+    except Exception:  # noqa: BLE001 - only a nicer name is at stake
+        hint = None
+    for info in getattr(hint, "__metadata__", ()):
+        for decl in getattr(info, "param_decls", None) or ():
+            if decl.startswith("--"):
+                return decl.split("/")[0]
+    return "--" + param.replace("_", "-")
 
 
 def one_line_error(exc: Exception) -> tuple[str, int]:
