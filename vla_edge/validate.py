@@ -207,32 +207,22 @@ def budget_for(bundle: Any, given: Any = None) -> Any:
 
 
 def judge(reference: np.ndarray, candidate: np.ndarray, spec: Any, budget: Any) -> dict:
-    """The budget's verdict on the candidate's actions: passed, reasons, samples, identical
-    bins, per-dimension errors (p99/max/mean in the dimension's units), the budget."""
-    from vla_edge.export.parity import action_errors, bin_indices
+    """The budget's verdict on the candidate's actions (vla_edge.budget.judge, the judge
+    quantize uses): passed, reasons, samples, identical bins, and per action dimension the
+    p99/max/mean absolute error in its units, the parent's std and the limit that applied."""
+    from vla_edge.budget import judge as budget_judge
 
     ref = np.asarray(reference, np.float64)
     cand = np.asarray(candidate, np.float64)
     if ref.shape != cand.shape:
         raise ParityError(f"actions of shape {list(cand.shape)} != the parent's {list(ref.shape)}")
-    if not np.isfinite(cand).all():
-        reasons = [f"{int((~np.isfinite(cand)).sum())} of {cand.size} action values are NaN/inf"]
-        return _verdict(reasons, ref, None, {}, budget)
-    errors = action_errors(ref, cand, spec)
+    verdict = budget_judge(ref, cand, spec, budget)
     err = np.abs(ref - cand).reshape(-1, spec.action.dim)
-    for i, name in enumerate(spec.action.names):
-        errors[name]["p99"] = float(np.percentile(err[:, i], 99))
-    bins = None
-    if spec.action.representation == "bins":
-        bins = float((bin_indices(ref, spec) == bin_indices(cand, spec)).mean())
-    reasons = _violations(ref, cand, budget, spec)
-    return _verdict(reasons, ref, bins, errors, budget)
-
-
-def _violations(ref: np.ndarray, cand: np.ndarray, budget: Any, spec: Any) -> list[str]:
-    from vla_edge.budget import judge as budget_judge  # the one judge quantize uses too
-
-    return budget_judge(ref, cand, spec, budget).reasons
+    errors = {
+        name: {**verdict.dims[name], "mean": float(err[:, i].mean())}
+        for i, name in enumerate(spec.action.names)
+    }
+    return _verdict(verdict.reasons, ref, verdict.identical_bins, errors, budget)
 
 
 def _verdict(reasons, ref, bins, errors, budget) -> dict:
