@@ -40,7 +40,7 @@ def quantize(
         typer.Option(
             help="Accuracy budget, e.g. 'spread=0.5', 'bins=0.99' or 'dx=0.002,range=0.01' (p99 "
             "error as a multiple of the parent's std on held-out frames / in the action's units "
-            "/ as a fraction of its range). Default: spread=1 (+ bins=0.8 for bins heads). "
+            "/ as a fraction of its range). Default: spread=2 (+ bins=0.7 for bins heads). "
             "Missing it fails the command and writes nothing (see --keep-failed)."
         ),
     ] = None,
