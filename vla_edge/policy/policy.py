@@ -158,6 +158,8 @@ class Policy:
         return limit_actions(actions, self._low, self._high, self.spec.action.names)
 
     def _run(self, feeds: dict[str, np.ndarray], texts: tuple[str, ...]) -> np.ndarray:
+        if self.spec.instruction.state_prompt is not None:  # pi0.5: new text every frame
+            texts = tuple(self._state_prompt().render(texts, feeds["state"]))
         if self._decoder is not None:
             actions, hit = self._decoder.run(feeds, texts, self.tokenizer)
             self.cache_hits, self.cache_misses = self.cache_hits + hit, self.cache_misses + 1 - hit
@@ -173,6 +175,15 @@ class Policy:
             feeds = {k: v for k, v in feeds.items() if k in self._takes}
         # frames and state were checked above and the embedding is the encoder's own output
         return self.runners["policy"].infer(feeds, check=False)["actions"]
+
+    def _state_prompt(self):
+        if getattr(self, "_prompt", None) is None:
+            from vla_edge.policy.state_prompt import StatePrompt
+
+            self._prompt = StatePrompt.from_dict(
+                self.spec.instruction.state_prompt, self.spec.state_dim
+            )
+        return self._prompt
 
     def _instruction(self, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         if texts == self._cache_key and self._cache is not None:

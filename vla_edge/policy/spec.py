@@ -76,6 +76,8 @@ class InstructionSpec:
     max_tokens: int = 32
     tokenizer: str = "byte"
     suffix: str = ""  # appended to every instruction before tokenizing (LeRobot appends "\n")
+    # pi0.5: the binned state written into the prompt every frame (vla_edge.policy.state_prompt)
+    state_prompt: dict | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_tokens, int) or not 1 <= self.max_tokens <= 4096:
@@ -206,6 +208,12 @@ class PolicySpec:
         if not isinstance(self.state_dim, int) or self.state_dim < 0:
             raise SpecError(f"state_dim must be an integer >= 0, got {self.state_dim!r}")
         self.normalization.check(self.state_dim, self.action.dim)
+        if self.instruction.state_prompt is not None:
+            if not self.state_dim:
+                raise SpecError("instruction.state_prompt writes the state, but state_dim is 0")
+            from vla_edge.policy.state_prompt import StatePrompt
+
+            StatePrompt.from_dict(self.instruction.state_prompt, self.state_dim)
 
     # --- naming -------------------------------------------------------------------------------
     @property

@@ -21,6 +21,7 @@ from vla_edge.policy.adapters.lerobot.checkpoint import Loaded
 from vla_edge.policy.spec import ActionSpace, CameraSpec, InstructionSpec, Normalization, PolicySpec
 
 OBS_IMAGES, OBS_STATE, ACTION = "observation.images.", "observation.state", "action"
+EMPTY_CAMERA = OBS_IMAGES + "empty_camera_"
 TOKENS, MASK = "observation.language.tokens", "observation.language.attention_mask"
 
 
@@ -63,6 +64,8 @@ class LeRobotAdapter:
         """(camera spec, LeRobot feature key) per image feature; names made valid, recorded."""
         out, seen = [], {}
         for key, feat in cfg.image_features.items():
+            if key.startswith(EMPTY_CAMERA):
+                continue  # pi0's `empty_cameras`: LeRobot feeds them itself (all -1, masked)
             name = camera_name(key)
             if name in seen:
                 raise AdapterError(f"cameras {seen[name]!r} and {key!r} both map to {name!r}")
