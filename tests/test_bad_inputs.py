@@ -279,10 +279,9 @@ CASES = [
         "run-too-slow",
         3,
         "run b --camera pattern:64x64@30 --actuator null --rate 10000 --cycles 20 "
-        "--instruction 'pick up the block' --quiet",
+        f"--instruction 'pick up the block' --state {STATE} --quiet",
         ("--rate",),
         b,
-        "12b",
     ),
     # 4 failed quantizations
     Case(
@@ -324,7 +323,6 @@ CASES = [
         "predict b --image f.npy --instruction 'pick up the block'",
         ("--state",),
         b_frame,
-        "12b",
     ),
     Case(
         "empty-instruction",
@@ -332,7 +330,6 @@ CASES = [
         f"predict b --image f.npy --instruction '' --state {STATE}",
         ("instruction",),
         b_frame,
-        "12b",
     ),
     Case(
         "image-twice",
@@ -340,7 +337,6 @@ CASES = [
         f"predict b --image front=f.npy --image front=f.npy --instruction go --state {STATE}",
         ("front",),
         b_frame,
-        "12b",
     ),
     # 7 tracebacks
     Case("min-bins-1.5", 7, "export ck -o out --min-bins 1.5", ("--min-bins", "1.5"), ck),

@@ -97,6 +97,8 @@ def test_runtime_commands_run_without_torch(tmp_path, tiny_bundle):
             f"file:{actions}",
             "--instruction",
             "open the drawer",
+            "--state",
+            "mean",
             "--rate",
             "20",
             "--cycles",

@@ -49,7 +49,9 @@ def test_monolithic_and_torch_backend(tmp_path, tiny_checkpoint):
     assert invoke("export", tiny_checkpoint("bins"), "-o", b, "--monolithic").exit_code == 0
     img = tmp_path / "f.npy"
     np.save(img, np.zeros((64, 64, 3), np.uint8))
-    r = invoke("predict", b, "--image", img, "--instruction", "go", "--backend", "torch")
+    r = invoke(
+        "predict", b, "--image", img, "--instruction", "go", "--state", "mean", "--backend", "torch"
+    )
     assert r.exit_code == 0, r.output and "action chunk (torch" in r.output
 
 
@@ -59,7 +61,9 @@ def test_errors_are_one_line_with_exit_code(tmp_path, tiny_bundle):
     assert "error: no bundle at" in r.output and "Traceback" not in r.output
     img = tmp_path / "f.npy"
     np.save(img, np.zeros((32, 32, 3), np.uint8))
-    r = invoke("predict", tiny_bundle("bins"), "--image", img, "--instruction", "go")
+    r = invoke(
+        "predict", tiny_bundle("bins"), "--image", img, "--instruction", "go", "--state", "mean"
+    )
     assert r.exit_code == 1 and "expected an image of shape [64, 64, 3]" in r.output
     r = invoke("predict", tiny_bundle("bins"), "--image", f"wrist={img}", "--instruction", "go")
     assert "unknown camera 'wrist'" in r.output

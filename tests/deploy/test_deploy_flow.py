@@ -167,6 +167,8 @@ def test_status_lists_versions_runtime_service_and_the_last_loop(cli, robot, rob
         "null",
         "--instruction",
         "open the drawer",
+        "--state",
+        "mean",
         "--cycles",
         "5",
         "--profile",

@@ -61,6 +61,8 @@ def test_runtime_wheel_runs_in_a_fresh_venv_without_torch(
         f"file:{actions}",
         "--instruction",
         "open the drawer",
+        "--state",
+        "mean",
         "--rate",
         "20",
         "--cycles",

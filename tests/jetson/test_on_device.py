@@ -117,6 +117,7 @@ def test_run_with_async_chunking_on_trt(built, tmp_path):
     log = tmp_path / "actions.jsonl"
     args = ["run", str(bundle), "--backend", "trt", "--chunking", "async", "--camera"]
     args += ["pattern:64x64@30", "--actuator", f"file:{log}", "--cycles", "60", "--quiet", "--json"]
+    args += ["--instruction", INSTRUCTION, "--state", "mean"]  # never guessed (issue 12)
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "was never validated" not in res.output  # build validated the engines

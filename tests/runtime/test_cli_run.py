@@ -73,8 +73,12 @@ def test_run_sends_well_formed_binary_commands_at_the_asked_rate(bundle, listene
         f"udp://127.0.0.1:{listener.port}?format=binary",
         "--instruction",
         "pick",
+        "--state",
+        "mean",
         "--rate",
         50,
+        "--overrun-periods",
+        10,  # a warm-up p99 over 60 ms on a loaded machine must not refuse this run
         "--cycles",
         25,
         "--profile",
@@ -110,6 +114,8 @@ def test_run_from_a_video_file_with_json_udp(bundle, listener, tmp_path):
         f"udp://127.0.0.1:{listener.port}",
         "--instruction",
         "push",
+        "--state",
+        "mean",
         "--rate",
         30,
         "--duration",
@@ -138,7 +144,7 @@ def test_run_from_a_video_file_with_json_udp(bundle, listener, tmp_path):
 def test_run_refuses_with_a_message(bundle, args, message):
     if "--actuator" not in args:
         args = ["--actuator", "null", *args]
-    r = invoke(bundle, *args)
+    r = invoke(bundle, "--instruction", "pick", "--state", "mean", *args)
     assert r.exit_code == 1 and message in r.output, r.output
 
 
@@ -155,8 +161,15 @@ def test_signal_stops_cleanly_with_a_final_stop_command(bundle, tmp_path, sig):
         "pattern",
         "--actuator",
         f"file:{log}",
+        "--instruction",
+        "pick",
+        "--state",
+        "mean",
+        # generous, so that CPU load never faults a cycle (a hold would break the assertion)
         "--rate",
-        "50",
+        "10",
+        "--stale-ms",
+        "2000",
         "--duration",
         "60",
         "--quiet",
@@ -220,7 +233,9 @@ def test_run_closed_loop_on_the_simulator(sim_bundle, tmp_path):
         "--sim",
         "mt10:reach-v3",
         "--rate",
-        20,
+        5,  # generous: under CPU load a faster loop faults a cycle with 'hold'
+        "--stale-ms",
+        2000,
         "--cycles",
         12,
         "--chunking",

@@ -201,13 +201,17 @@ def test_wrong_chunk_shape_is_refused_at_start():
         run(policy)
 
 
-def test_state_comes_from_the_actuator_or_a_neutral_fallback():
+def test_state_comes_from_the_actuator_or_a_fallback_asked_for():
     policy = FakePolicy(make_spec(state_dim=3))
     run(policy, act=RecordingActuator(state=np.array([1, 2, 3], np.float32)), max_cycles=2)
     assert policy.inputs[-1][2].tolist() == [1, 2, 3]
     policy = FakePolicy(make_spec(state_dim=3))
-    _, s, _ = run(policy, max_cycles=2)
+    _, s, _ = run(policy, max_cycles=2, state="zeros")
     assert policy.inputs[-1][2].tolist() == [0, 0, 0] and s["state_source"].startswith("zeros")
+    act = RecordingActuator()
+    with pytest.raises(RuntimeLoopError, match="reports none"):  # never guessed (issue 12)
+        run(FakePolicy(make_spec(state_dim=3)), act=act, max_cycles=2)
+    assert act.commands == []
 
 
 def test_several_cameras_are_matched_by_name():

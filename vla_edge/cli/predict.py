@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, console, print_json
+from vla_edge.cli.inputs import check_instruction, image_args, parse_state_option, state_vector
 from vla_edge.cli.options import (
     AllowFailedOpt,
     CudaGraphOpt,
@@ -41,7 +42,13 @@ def predict(
     example: Annotated[
         bool, typer.Option("--example", help="Use a synthetic test-pattern frame per camera.")
     ] = False,
-    state: Annotated[str | None, typer.Option(help="Comma-separated proprio state.")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Proprio state v1,v2,... (required by a policy that takes one), or mean | zeros "
+            "to ask for a stand-in explicitly (--example alone uses the mean)."
+        ),
+    ] = None,
     backend: BackendOpt = "onnxrt",
     threads: Annotated[int | None, typer.Option(help="Inference threads (backend).")] = None,
     providers: ProvidersOpt = None,
@@ -53,7 +60,6 @@ def predict(
     json_out: JsonOpt = False,
 ) -> None:
     """Predict one action chunk from image files, an instruction and a state."""
-    import numpy as np
 
     from vla_edge.policy.images import load_image
     from vla_edge.policy.policy import Policy
@@ -67,17 +73,14 @@ def predict(
             raise InputError(
                 f"give one --image CAMERA=PATH per camera ({spec.camera_names}) or --example"
             )
-        for item in image or []:
-            cam, _, path = item.rpartition("=")
-            cam = cam or spec.camera_names[0]
+        for cam, path in image_args(image or [], spec.camera_names):
             c = spec.camera(cam)
             frames[cam] = load_image(Path(path), (c.height, c.width) if resize else None)
         if instruction is None and not example:
             raise InputError("give --instruction TEXT (it may be left out only with --example)")
         instruction = EXAMPLE_INSTRUCTION if instruction is None else instruction
-        st = None if state is None else _parse_state(state)
-        if st is None and spec.state_dim:
-            st = np.asarray(spec.normalization.state_mean or [0.0] * spec.state_dim, np.float32)
+        check_instruction(policy, instruction)
+        st = state_vector(spec, parse_state_option(state), example)
         actions = policy.predict(frames, instruction, st)
         ms = policy.last_latency_ms
     if json_out:
@@ -98,15 +101,6 @@ def predict(
     )
     for row in actions:
         console.print("  " + "  ".join(f"{v:12.5f}" for v in row))
-
-
-def _parse_state(text: str):
-    import numpy as np
-
-    try:
-        return np.asarray([float(v) for v in text.split(",")], np.float32)
-    except ValueError as exc:
-        raise InputError(f"--state must be comma-separated numbers, got {text!r}") from exc
 
 
 def _example_frames(spec) -> dict:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, err_console, print_json
+from vla_edge.cli.inputs import check_instruction, parse_state_option
 from vla_edge.cli.options import (
     AllowFailedOpt,
     CudaGraphOpt,
@@ -74,6 +75,13 @@ def run(
             "delta (0 = no motion) | absolute (positions), or one per dimension, comma-separated."
         ),
     ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="State for a policy that takes one when the actuator reports none: mean (the "
+            "training mean) | zeros | v1,v2,... Without it such a run is refused."
+        ),
+    ] = None,
     sim: Annotated[
         str | None, typer.Option(help="SUITE:TASK: run closed on the simulator.")
     ] = None,
@@ -101,6 +109,7 @@ def run(
         warn_failed(policy)
         session = open_sim(sim, seed, policy.spec)
         text = instruction if instruction is not None else (session.instruction if session else "")
+        check_instruction(policy, text)
         config = LoopConfig(
             rate_hz=rate,
             instruction=text,
@@ -114,6 +123,7 @@ def run(
             max_step=max_step,
             rt_priority=rt_priority,
             action_kind=_kinds(action_kind),
+            state=parse_state_option(state),
         )
         cams = build_cameras(policy.spec, camera or [], session)
         act = build_actuator(policy.spec, actuator, config.period_s, session)
@@ -143,7 +153,10 @@ def run(
             err_console.print(f"profile written to {profile}/ ({names})")
             if "plot_error" in summary:
                 err_console.print(f"no timeline plot: {summary['plot_error']}")
-    if summary.get("stop_reason", "").startswith(("fault", "actuator failed")):
+    if summary["no_action_reason"]:
+        typer.echo(f"error: {summary['no_action_reason']}", err=True)
+        raise typer.Exit(3)
+    if (summary.get("stop_reason") or "").startswith(("fault", "actuator failed")):
         raise typer.Exit(3)
 
 

@@ -116,6 +116,14 @@ class Policy:
         self.close()
 
     @property
+    def takes_instruction(self) -> bool:
+        """Whether the policy reads its instruction (a split layout's text encoder, a decoder
+        LLM's prompt, a monolithic graph with input_ids); a generic module may take none."""
+        if self._decoder is not None or "instruction_encoder" in self.runners:
+            return True
+        return "input_ids" in self._takes
+
+    @property
     def decode_timing(self) -> dict | None:
         """A decoder LLM's last predict, per graph call (vision, prefill, each decode step)."""
         return self._decoder.last_ms if self._decoder is not None else None

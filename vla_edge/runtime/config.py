@@ -24,12 +24,17 @@ class LoopConfig:
     max_step: float | None = None  # rate limit: max change per step, fraction of the range
     spin_ms: float = 1.0  # busy-wait before each deadline (precision vs CPU)
     max_actuator_failures: int = 10  # consecutive failed writes before the run stops
-    warmup: int = 2  # inferences before the clock starts (not timed)
+    # inferences on live frames before the clock starts (nothing is sent); all but the first
+    # are timed, and a synchronous loop whose p99 exceeds its overrun budget refuses to start
+    warmup: int = 5
     log_capacity: int = 100_000  # cycles kept for percentiles and the trace
     ensemble_m: float | None = None  # None: the spec's ensemble_coeff, else 0.01 (ACT's)
     rt_priority: int | None = None  # SCHED_FIFO priority (1..99) of the loop thread (Linux)
     # what the actions mean, overriding the spec: "delta" | "absolute" or one per dimension
     action_kind: str | list[str] | None = None
+    # the state fed to a policy that takes one when the actuator reports none: "mean" (the
+    # training mean), "zeros", or the values; None: such a run is refused (never guessed)
+    state: str | list[float] | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate_hz) and 0 < self.rate_hz <= 10_000):
@@ -55,6 +60,10 @@ class LoopConfig:
             raise RuntimeLoopError("warmup and spin_ms must be >= 0")
         if self.rt_priority is not None and not 1 <= self.rt_priority <= 99:
             raise RuntimeLoopError(f"rt_priority must be 1..99, got {self.rt_priority}")
+        if isinstance(self.state, str) and self.state not in ("mean", "zeros"):
+            raise RuntimeLoopError(
+                f"state must be 'mean', 'zeros' or a list of numbers, got {self.state!r}"
+            )
         if self.max_step is not None and not 0 < self.max_step <= 1:
             raise RuntimeLoopError(f"max_step must be in (0, 1] of the range, got {self.max_step}")
 

@@ -46,10 +46,27 @@ def build_summary(loop) -> dict:
         "safety": {"clamped": loop.safety.clamped, "rate_limited": loop.safety.rate_limited},
         "chunking": loop.chunker.info(),
         "warmup_latency_ms": round(getattr(loop, "warmup_latency_ms", float("nan")), 3),
+        "warmup": {
+            **(getattr(loop, "warmup_stats", None) or {}),
+            **(getattr(loop, "warmup_check", None) or {}),
+        },
+        "policy_actions_sent": loop.sent.get("action", 0),
+        "no_action_reason": _no_action_reason(loop),
         "camera_frames": {n: cam.frames_captured for n, cam in loop.cameras.items()},
         **_extra(loop),
         **timing,
     }
+
+
+def _no_action_reason(loop) -> str | None:
+    """Why a run sent no policy action (None when it sent some): it must not pass as a run."""
+    if loop.sent.get("action", 0):
+        return None
+    faults = ", ".join(f"{n} x{k}" for n, k in loop.faults.items()) or "none"
+    return (
+        f"no policy action was sent in {loop.log.cycles} cycles (faults: {faults}; last error: "
+        f"{loop.last_error}; stopped: {loop.stop_reason})"
+    )
 
 
 def _policy_info(loop) -> dict:

@@ -1,8 +1,10 @@
 """Start and shutdown of the control loop (a mixin of ControlLoop, kept apart for size).
 
-Start: connect the actuator and cameras, run `warmup` inferences on live frames (the first
-calls of a backend are slow; they are not timed and nothing is sent), check the chunk shape,
-seed the async delay estimate, start the watchdog / worker, then start the clock.
+Start: connect the actuator and cameras, settle the state source (the actuator's, or the
+fixed one asked for: never guessed), run `warmup` inferences on live frames (nothing is sent;
+the first call of a backend is slow and is not counted), check the chunk shape and the
+overrun budget against the warm-up p99 (runtime/preflight.py), seed the async delay
+estimate, start the watchdog / worker, then start the clock.
 
 Shutdown, whatever happened: send the final "stop" command (unless one was sent already),
 stop the threads, close cameras and actuator.
@@ -15,6 +17,7 @@ import time
 import numpy as np
 
 from vla_edge.errors import RuntimeLoopError
+from vla_edge.runtime import preflight
 from vla_edge.runtime import watchdog as wd
 from vla_edge.runtime.chunking import AsyncChunks
 from vla_edge.runtime.observe import observe
@@ -33,11 +36,18 @@ class LoopStartup:
             cam.connect()
         state = self.actuator.state()
         self.initial_state = None if state is None else np.asarray(state, dtype=np.float32)
-        self._zero_state, fallback = self._fallback_state()
-        self.state_source = "actuator" if state is not None else fallback
+        if state is None:
+            self._zero_state, self.state_source = preflight.fallback_state(
+                self.spec, self.config, self.actuator.describe()
+            )
+        else:
+            self._zero_state, self.state_source = None, "actuator"
         latency, primer = self._warmup()
         self.warmup_latency_ms = latency * 1e3
         cfg = self.config
+        self.warmup_check = preflight.check_budget(
+            self.warmup_stats, cfg, self.spec.action.chunk, self.chunker.asynchronous
+        )
         self.watchdog = wd.Watchdog(
             cfg.overrun_periods * self.period, self.period, self._on_overrun, rt
         )
@@ -50,16 +60,6 @@ class LoopStartup:
         if isinstance(self.chunker, AsyncChunks) and primer is not None:
             chunk, stamp = primer
             self._accept(chunk, 0, 0, stamp, latency * 1e3)
-
-    def _fallback_state(self) -> tuple[np.ndarray, str]:
-        """The state given to a policy that needs one when the actuator reports none: the
-        training mean (a neutral input), else zeros."""
-        if not self.spec.state_dim:
-            return np.zeros(0, np.float32), "none (the policy takes no state)"
-        mean = self.spec.normalization.state_mean
-        if mean is not None:
-            return np.asarray(mean, np.float32), "state_mean (the actuator reports no state)"
-        return np.zeros(self.spec.state_dim, np.float32), "zeros (the actuator reports no state)"
 
     def _warmup(self) -> tuple[float, tuple[np.ndarray, float] | None]:
         """Run `warmup` inferences; the slowest after the first is the latency estimate."""
@@ -78,6 +78,7 @@ class LoopStartup:
             self._check_chunk_shape(chunk)
             primer = (np.array(chunk, dtype=np.float32), obs.stamp)
         latency = max(times[1:] or times or [0.0])
+        self.warmup_stats = preflight.warmup_stats(times)
         return latency, primer
 
     def _wait_frames(self, timeout_s: float = 5.0) -> dict:
@@ -111,7 +112,8 @@ class LoopStartup:
         errors = []
         if self.watchdog is not None:  # first, so it cannot send a hold after the stop
             self.watchdog.stop()
-        final_needed = self.actuator.connected and not self._stop_sent
+        # nothing sent (refused at start): the robot was never commanded, leave it as it is
+        final_needed = self.actuator.connected and not self._stop_sent and self._seq > 0
         if final_needed and not self._safe_command(final=True):
             errors.append(f"the final stop command failed: {self.last_error}")
         if self.worker is not None:
