@@ -10,8 +10,8 @@ INT8 bundle when `vla-edge quantize` is available:
 - closed-loop success on the suite when vla_edge.sim is installed; always, the agreement with
   the teacher on held-out demonstration frames (mean |action - teacher action| as % of range).
 - with `--ablate vision-black` (or any `vla-edge eval --ablate` variant), the same seeds again
-  with that ablation for every non-INT8 variant: a student that shrinks or drops the vision
-  encoder shows whether it still uses its camera.
+  with that ablation for every non-INT8 student (and the teacher with `--ablate-teacher`): a
+  student that shrinks or drops the vision encoder shows whether it still uses its camera.
 Writes <out>.json, <out>.md and <out>.png (success, or teacher agreement, against latency).
 
     python benchmarks/pareto_report.py --teacher CKPT --data DEMOS \
@@ -164,7 +164,12 @@ def _predict(policy, sample) -> np.ndarray:
 
 
 def success(
-    path: Path, suite: str | None, episodes: int, threads: int, ablate: list[str] | None = None
+    path: Path,
+    suite: str | None,
+    episodes: int,
+    threads: int,
+    ablate: list[str] | None = None,
+    save: Path | None = None,
 ) -> dict | None:
     """Closed-loop success on the suite (ONNX Runtime, `threads` threads), with per-task rates,
     and each `ablate` variant's on the same seeds."""
@@ -186,8 +191,10 @@ def success(
                 "episodes": a["episodes"],
                 "tasks": {t: v["successes"] / v["episodes"] for t, v in a["tasks"].items()},
             }
-            for a in result["ablations"]
+            for a in result["ablations"].values()
         }
+    if save is not None:  # the full evaluation report, as `vla-edge eval -o` writes it
+        save.write_text(json.dumps(result, indent=2) + "\n")
     print(f"  {path}: {out['rate']:.0%} of {out['episodes']}", flush=True)
     return out
 
@@ -235,7 +242,8 @@ def markdown(rows: list[dict], args, teacher: str, failures: dict) -> str:
         + (f" ({args.eval_threads} thread(s))" if args.eval_threads else "")
         + "."
         + (
-            f" Ablations ({', '.join(args.ablate)}): the same seeds again, every non-INT8 row."
+            f" Ablations ({', '.join(args.ablate)}): the same seeds again, every non-INT8 "
+            + ("row." if args.ablate_teacher else "student row (`-`: not run).")
             if args.ablate
             else ""
         ),
@@ -351,8 +359,9 @@ def parse_args():
         "--ablate",
         action="append",
         default=[],
-        help="eval --ablate variant run on every non-INT8 row too (e.g. vision-black)",
+        help="eval --ablate variant run on every student row too (e.g. vision-black)",
     )
+    ap.add_argument("--ablate-teacher", action="store_true", help="--ablate the teacher too")
     ap.add_argument(
         "--eval-threads",
         type=int,
@@ -369,6 +378,14 @@ def parse_args():
     ap.add_argument("--keep", type=Path, default=None, help="keep the bundles in this folder")
     ap.add_argument("--note", default="", help="text appended under the table")
     return ap.parse_args()
+
+
+def _ablations(name: str, args) -> list[str]:
+    """The ablations a row runs: none for INT8 rows (the same model as their parent), none for
+    the teacher unless --ablate-teacher (its own are recorded with it)."""
+    if name.endswith("-int8") or (name == "teacher" and not args.ablate_teacher):
+        return []
+    return args.ablate
 
 
 def measure(args, variants: dict, work: Path) -> tuple[list[dict], dict]:
@@ -392,7 +409,8 @@ def measure(args, variants: dict, work: Path) -> tuple[list[dict], dict]:
                     args.suite,
                     args.episodes,
                     args.eval_threads or args.threads,
-                    [] if n.endswith("-int8") else args.ablate,
+                    _ablations(n, args),
+                    work / f"{n}-eval.json",
                 ),
             }
         )
