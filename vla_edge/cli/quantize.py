@@ -103,6 +103,8 @@ def quantize(
             seed,
             force,
             json_out,
+            Budget.parse(budget, parent.spec) if budget is not None else None,
+            keep_failed,
         )
     cfg = QuantizeConfig(
         precision=precision,

@@ -16,8 +16,10 @@ per weight, not integer arithmetic. Two forms:
 the argmax). The vision encoder stays FP32 under weight-only quantization (it is not a decoder
 graph). Every result is judged against the FP32 parent by decoding both with ONNX Runtime on
 held-out observations (real frames from `data` when given): identical action tokens and
-sequences, and the action error in each dimension's units; `min_tokens` fails the step and
-writes nothing when fewer tokens are identical.
+sequences, the action error in each dimension's units, and the decoded actions judged by
+vla_edge.budget.judge (`budget`, else the default one quantize uses for every bundle). A miss
+of it or of `min_tokens` (least fraction of identical tokens) fails the step and writes nothing,
+unless `keep_failed`, which writes it marked failed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_edge.budget import Budget
+from vla_edge.budget import judge as budget_judge
 from vla_edge.errors import BundleError, InputError, ParityError
 
 PRECISIONS = {"int8-weight": 8, "int4-weight": 4, "fp16": 16}
@@ -44,6 +48,8 @@ class WeightOnlyConfig:
     samples: int = 32
     seed: int = 1
     min_tokens: float | None = None  # least fraction of identical action tokens vs FP32
+    budget: object = None  # vla_edge.budget.Budget on the decoded actions (None: the default)
+    keep_failed: bool = False  # write a result that misses its budget, marked failed
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -189,17 +195,25 @@ def judge(parent, paths: dict[str, Path], config: WeightOnlyConfig, tokenizer) -
     report.update(reference="fp32 parent (onnxrt)", candidate=config.label)
     report["tokens"] = token_report(ref, cand)
     report["observations"] = info
+    budget = config.budget or Budget.default(spec)  # the one judge, on the decoded actions
+    report["budget"] = budget_judge(actions(ref), actions(cand), spec, budget).to_dict()
     return report
 
 
-def check_budget(report: dict, config: WeightOnlyConfig) -> None:
+def check_budget(report: dict, config: WeightOnlyConfig) -> list[str]:
+    """The reasons the result misses its budget (identical tokens, the action budget); a
+    ParityError unless `keep_failed`, which returns them for the failed mark."""
+    reasons = list(report.get("budget", {}).get("reasons", []))
     got = report["tokens"]["identical_tokens"]
     if config.min_tokens is not None and got < config.min_tokens:
+        reasons.insert(0, f"identical action tokens {got:.1%} < {config.min_tokens:.1%}")
+    if reasons and not config.keep_failed:
         raise ParityError(
-            f"{config.label}: {got:.1%} of action tokens identical to the FP32 parent on "
-            f"{report['tokens']['samples']} held-out observations, budget >= "
-            f"{config.min_tokens:.1%}; nothing written (try int8-weight or a smaller block size)"
+            f"{config.label} misses its budget on {report['tokens']['samples']} held-out "
+            f"observations: {'; '.join(reasons)}; nothing written (try int8-weight or a smaller "
+            "block size; --keep-failed writes it, marked failed)"
         )
+    return reasons
 
 
 def quantize_decoder(
@@ -210,7 +224,7 @@ def quantize_decoder(
 
     import onnx
 
-    from vla_edge.bundle import Bundle, BundleWriter, new_manifest
+    from vla_edge.bundle import Bundle, BundleWriter, mark_failed, new_manifest
     from vla_edge.policy.tokenizer import load_tokenizer
 
     parent = Bundle.load(bundle)
@@ -237,7 +251,7 @@ def quantize_decoder(
             entries.append({**g, "precision": config.label if changed else g["precision"]})
             paths[g["role"]] = writer.path(g["file"])
         report = judge(parent, paths, config, tokenizer)
-        check_budget(report, config)
+        reasons = check_budget(report, config)
         if parent.tokenizer_dir is not None:
             shutil.copytree(parent.tokenizer_dir, writer.path("tokenizer"))
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
@@ -248,6 +262,8 @@ def quantize_decoder(
             {k: v for k, v in e.items() if k not in ("sha256", "size")} for e in entries
         ]
         manifest["validation"] = {"quantize": report}
+        if reasons:  # only with keep_failed: inference refuses it without allow_failed
+            mark_failed(manifest, "quantize", reasons)
         writer.finish(manifest)
     return Bundle.load(out)
 
