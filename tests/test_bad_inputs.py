@@ -118,6 +118,15 @@ def force_onto_user_dir(d, fx):
     (d / "u" / "NOTES.txt").write_text("my notes\n")
 
 
+def just_notes(d, fx):
+    (d / "notes.txt").write_text("not a directory\n")
+
+
+def user_dir(d, fx):
+    (d / "u" / "data").mkdir(parents=True)
+    (d / "u" / "NOTES.txt").write_text("my notes\n")
+
+
 def ck_with_readme(d, fx):
     (_ck(d, fx) / "README.md").write_text("my checkpoint\n")
 
@@ -387,6 +396,23 @@ CASES = [
     ),
     Case("encoder-unknown", 8, "quantize b -o out --encoder nope", ("--encoder", "nope"), b),
     Case("head-unknown", 8, "model create -o m --preset tiny --head nope", ("--head",), nothing),
+    Case(
+        "parity-samples-huge",
+        7,
+        "export ck -o out --parity-samples 1000000000",
+        ("memory", "fewer samples"),
+        ck,
+    ),
+    Case(
+        "demos-into-a-file",
+        1,
+        "sim demos --suite mt3-smoke -o notes.txt",
+        ("notes.txt",),
+        just_notes,
+    ),
+    Case(
+        "demos-into-user-dir", 1, "sim demos --suite mt3-smoke -o u", ("u", "NOTES.txt"), user_dir
+    ),
     Case(
         "calib-corrupt-png",
         7,

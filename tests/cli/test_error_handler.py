@@ -24,6 +24,8 @@ def make_app() -> typer.Typer:
             raise KeyError("file")
         if kind == "exit":
             raise typer.Exit(4)
+        if kind == "memory":
+            raise MemoryError("Unable to allocate 11.2 TiB for an array")
 
     def noop(instruction: str = typer.Option("go")) -> None:
         typer.echo(f"instruction {instruction!r}")
@@ -99,3 +101,9 @@ def test_a_setting_is_named_by_its_option():
     r = CliRunner().invoke(make_app(), ["loops", "--cycles", "-1"])
     assert r.exit_code == 1
     assert r.output.strip() == "error: --cycles: max_cycles must be >= 1, got -1"
+
+
+def test_out_of_memory_is_an_input_error():
+    r = CliRunner().invoke(make_app(), ["fails", "memory"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.output.startswith("error: not enough memory for what was asked (Unable to allocate")

@@ -156,6 +156,12 @@ def one_line_error(exc: Exception) -> tuple[str, int]:
         return str(exc), exc.exit_code
     if isinstance(exc, ModuleNotFoundError) and (dep := missing_module_error(exc)) is not None:
         return str(dep), dep.exit_code
+    if isinstance(exc, MemoryError):  # sizes from the command line (samples, batch, frames)
+        return (
+            f"not enough memory for what was asked ({exc or 'MemoryError'}); ask for less: "
+            "fewer samples or frames, a smaller batch or image size",
+            1,
+        )
     text = " ".join(str(exc).split()) or "(no message)"
     return (
         f"unexpected {type(exc).__name__}: {text}. This is a bug in vla-edge (bad input should "

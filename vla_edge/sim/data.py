@@ -48,13 +48,35 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _check_demo_dir(root: Path) -> None:
+    """A demo set is written into a new or empty directory, or resumed in one that holds a demo
+    set (index.json); never into a file or a directory of other things."""
+    from vla_edge.outputs import describe
+
+    if root.exists() and not root.is_dir():
+        raise DataError(
+            f"{root} exists and is a file: --output must name a directory for the demonstrations"
+        )
+    started = {"episodes"}  # what a first run leaves before its index.json
+    if (
+        root.is_dir()
+        and not (root / "index.json").is_file()
+        and {e.name for e in root.iterdir()} - started
+    ):
+        raise DataError(
+            f"{root} holds {describe(root)}: not a demonstration set (no index.json), so vla-edge "
+            "will not write into it; choose a new --output (an existing set is resumed)"
+        )
+
+
 class DemoWriter:
     """Append episodes to a demo directory (creating or resuming it)."""
 
     def __init__(self, root: str | Path, header: dict) -> None:
         self.root = Path(root)
-        (self.root / "episodes").mkdir(parents=True, exist_ok=True)
         index = self.root / "index.json"
+        _check_demo_dir(self.root)
+        (self.root / "episodes").mkdir(parents=True, exist_ok=True)
         if index.exists():
             self.index = _read_index(self.root)
             self.index.setdefault("cameras", [self.index["camera"]])
