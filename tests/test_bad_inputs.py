@@ -414,6 +414,16 @@ CASES = [
         "demos-into-user-dir", 1, "sim demos --suite mt3-smoke -o u", ("u", "NOTES.txt"), user_dir
     ),
     Case(
+        "image-empty-path",
+        8,
+        f"predict b --image front= --instruction go --state {STATE}",
+        ("--image",),
+        b,
+    ),
+    Case(
+        "benchmark-unknown-precision", 3, "benchmark b --precision nope", ("--precision", "nope"), b
+    ),
+    Case(
         "calib-corrupt-png",
         7,
         "quantize b --precision int8 -o out --calib calib",

@@ -25,7 +25,7 @@ from vla_edge.bench.estimates import CostCache, estimate_bundle, estimate_precis
 from vla_edge.bench.harness import MeasureConfig, bundle_spec, measure
 from vla_edge.bench.power import attach_samples
 from vla_edge.bench.variants import load_with_lineage, plan_variants
-from vla_edge.errors import DeviceError
+from vla_edge.errors import DeviceError, InputError
 
 ORIN_FAMILY = ["orin-agx-64gb", "orin-nx-16gb", "orin-nano-8gb"]
 
@@ -39,6 +39,21 @@ class BenchmarkOptions:
 
     def __post_init__(self) -> None:
         targets(self.device)  # raises DeviceError for an unknown name
+
+
+# precisions a --precision filter may name besides the bundles' own: estimates and engines
+KNOWN_PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "int8", "best", "fp8", "fp4")
+
+
+def _check_precisions(bundles: list, asked: list[str] | None) -> None:
+    """A --precision that matches no bundle, estimate or engine would benchmark nothing."""
+    known = {*KNOWN_PRECISIONS, *(b.precision for b in bundles)}
+    unknown = [p for p in asked or [] if p not in known]
+    if unknown:
+        raise InputError(
+            f"--precision {', '.join(unknown)} matches nothing to benchmark: expected one of "
+            f"{sorted(known)} (the bundles' own precisions and those estimated)"
+        )
 
 
 def targets(device: str) -> list[DeviceProfile]:
@@ -84,6 +99,7 @@ def benchmark(paths: list[Path], options: BenchmarkOptions) -> dict[str, Any]:
         "warnings": [],
     }
     bundles = [b for b, _ in load_with_lineage(paths)]
+    _check_precisions(bundles, options.precisions)
     report["warnings"] += [
         f"{b.path} is marked FAILED ({'; '.join(b.failure_reasons)}): timed here, but "
         "predict/run/eval refuse it without --allow-failed"

@@ -11,6 +11,13 @@ from vla_edge.errors import InputError
 
 def load_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8 [H, W, 3]; resized to size=(H, W) when given."""
+    if str(path) in ("", "."):
+        raise InputError(
+            "no image path given (an empty --image?): give [CAMERA=]PATH of a PNG, JPEG or .npy, "
+            "e.g. --image front=frame.png"
+        )
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not an image file: give a PNG, JPEG or .npy")
     if not path.is_file():
         raise InputError(f"no image file at {path}")
     if path.suffix == ".npy":

@@ -106,7 +106,7 @@ def _fps(source: str, text: str) -> float:
 
 def _fps_example(source: str) -> str:
     path = source.partition("?")[0]
-    return "pattern:224x224@15" if path == "pattern" else f"{path}?fps=15"
+    return "pattern:224x224@15" if path.startswith("pattern") else f"{path}?fps=15"
 
 
 def _file_camera(source: str, name: str) -> Camera:
