@@ -243,6 +243,8 @@ def test_build_ends_with_validate_on_the_built_engines(pair, tmp_path, stand_in,
     assert res.exit_code == 1
     out = json.loads(res.stdout)
     assert out["validation"]["passed"] is False and len(out["engines"]) == 2
+    assert "built but FAILED validation against the FP32 parent" in res.stderr
+    assert "Traceback" not in res.output
 
 
 def test_rebuilding_an_engine_drops_its_validation(pair, tmp_path):

@@ -147,7 +147,14 @@ def build(
         ]
         print_json({"engines": engines, "validation": result} if validate else engines)
     if result is not None and not result["passed"]:
-        raise typer.Exit(1)
+        from vla_edge.errors import EngineBuildError
+
+        raise EngineBuildError(
+            f"the engines were built but FAILED validation against the FP32 parent "
+            f"({'; '.join(result['reasons'])}): they stay in the bundle, recorded as failed, and "
+            "run/predict/eval refuse them without --allow-failed. Rebuild with another "
+            "--precision (e.g. fp16) or quantize within budget"
+        )
 
 
 def _validate_built(bundle: Path, built: list, data: Path | None, plugins, json_out: bool):
@@ -165,12 +172,6 @@ def _validate_built(bundle: Path, built: list, data: Path | None, plugins, json_
     result = run_validate(bundle, config, say=say)
     if not json_out:
         print_result(result)
-        if not result["passed"]:
-            console.print(
-                "the engines stay in the bundle, marked failed: `run` refuses them without "
-                "--allow-failed; rebuild with another --precision, or quantize within budget",
-                markup=False,
-            )
     return result
 
 
