@@ -38,7 +38,7 @@ def test_budget_names_the_options_that_fit():
     msg = str(err.value)
     assert "p99 838.0 ms" in msg and "3 periods at 10 Hz = 300.0 ms" in msg
     assert "--rate 2.8 " in msg  # 3 / (0.838 s x 1.25) = 2.86 Hz, rounded down
-    assert "--chunking async --rate 2.8" in msg  # a chunk of 4 covers 3 periods of 1.05 s
+    assert "--chunking async --rate 1.7" in msg  # 3 periods of a 4-chunk cover 2 x 0.838 s
     assert "--overrun-periods 11" in msg  # ceil(1.0475 s / 0.1 s)
     ok = check_budget(stats, LoopConfig(rate_hz=2.8), chunk=4, asynchronous=False)
     assert ok["fits"] and ok["budget_ms"] > 838
