@@ -207,6 +207,10 @@ class _Job:
             feeds.pop("input_ids")
         if role == "instruction_encoder":
             feeds = {k: feeds[k] for k in ("input_ids", "attention_mask")}
+        # only what the graph takes (a generic or LeRobot graph may take no text, or no state)
+        names = _input_names(self.parent, role)
+        if names:
+            feeds = {k: v for k, v in feeds.items() if k in names}
         return batches(feeds, CALIB_BATCH)
 
     def _cost(self, o: Outcome) -> dict:
@@ -226,6 +230,14 @@ class _Job:
             name: {"bytes": size_bytes(g), "latency_ms_p50": latency[name], "side_by_side": True}
             for name, (g, _graphs) in rows.items()
         }
+
+
+def _input_names(bundle, role: str) -> set[str]:
+    """The graph's input names as its manifest entry lists them (empty if not listed)."""
+    for entry in bundle.manifest.get("graphs", []):
+        if entry.get("role") == role:
+            return {i["name"] for i in entry.get("inputs", []) if isinstance(i, dict)}
+    return set()
 
 
 def _calib_info(data, calib, held) -> dict:

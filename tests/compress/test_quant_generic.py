@@ -1,0 +1,33 @@
+"""Quantizing a generic (export_module) bundle whose graph takes no text: calibration feeds
+only what the graph takes (a LeRobot ACT or Diffusion bundle is such a graph)."""
+
+import torch
+
+from vla_edge.compress.quantize import QuantizeConfig, quantize
+from vla_edge.export import ExportConfig, export_module
+from vla_edge.policy.spec import ActionSpace, CameraSpec, PolicySpec
+
+
+class ImageStatePolicy(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2)
+        self.fc = torch.nn.Linear(8 + 3, 2 * 4)
+
+    def forward(self, image_top, state):
+        x = self.conv(image_top.permute(0, 3, 1, 2).float() / 255).relu().mean((2, 3))
+        return torch.tanh(self.fc(torch.cat([x, state], 1))).reshape(-1, 2, 4)
+
+
+def test_int8_of_a_graph_without_text_inputs(tmp_path):
+    spec = PolicySpec(
+        cameras=[CameraSpec("top", 24, 32)],
+        action=ActionSpace([f"a{i}" for i in range(4)], ["m"] * 4, [-1.0] * 4, [1.0] * 4, chunk=2),
+        state_dim=3,
+    )
+    parent = export_module(ImageStatePolicy(), spec, tmp_path / "b", ExportConfig(monolithic=True))
+    assert {i["name"] for i in parent.manifest["graphs"][0]["inputs"]} == {"image_top", "state"}
+    q = quantize(parent, tmp_path / "q", QuantizeConfig(precision="int8", calib_size=16, holdout=8))
+    assert q.manifest["graphs"][0]["precision"] == "int8"
+    assert q.manifest["validation"]["parity"]["samples"] == 8
