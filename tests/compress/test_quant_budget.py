@@ -229,3 +229,17 @@ def test_lineage_has_no_requested_block_when_enough_frames(tiny_bundle, tmp_path
     cfg = QuantizeConfig("fp16", budget=Budget(spread=1e6), **FAST)
     settings = quantize(tiny_bundle("bins"), tmp_path / "q", cfg).manifest["lineage"]["settings"]
     assert (settings["calib_size"], settings["holdout"]) == (12, 12) and "requested" not in settings
+
+
+def test_removing_the_mark_by_hand_is_refused(failed_bundle, tmp_path):
+    """The mark is part of the hashed manifest: deleting it to ship the bundle does not work."""
+    import json
+    import shutil
+
+    copy = tmp_path / "b"
+    shutil.copytree(failed_bundle, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["failed"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="edited after vla-edge wrote it"):
+        Policy.load(copy)
