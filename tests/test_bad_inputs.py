@@ -118,6 +118,11 @@ def force_onto_user_dir(d, fx):
     (d / "u" / "NOTES.txt").write_text("my notes\n")
 
 
+def junk_npz(d, fx):
+    _b(d, fx)
+    (d / "junk.npz").write_text("not an archive\n")
+
+
 def just_notes(d, fx):
     (d / "notes.txt").write_text("not a directory\n")
 
@@ -422,6 +427,13 @@ CASES = [
     ),
     Case(
         "benchmark-unknown-precision", 3, "benchmark b --precision nope", ("--precision", "nope"), b
+    ),
+    Case(
+        "calib-npz-junk",
+        8,
+        "quantize b --precision int8 -o out --calib junk.npz",
+        ("junk.npz", "np.savez"),
+        junk_npz,
     ),
     Case(
         "calib-corrupt-png",

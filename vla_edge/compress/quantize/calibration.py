@@ -164,7 +164,12 @@ def _from_npz(path: Path, limit: int) -> CalibrationSet:
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise CalibrationError(f"cannot read calibration file {path}: {exc}") from exc
+        why = "not a .npz archive" if "pickled" in str(exc) else str(exc)  # numpy's words
+        raise CalibrationError(
+            f"cannot read calibration file {path} ({why}): expected a .npz written with "
+            "np.savez(path, image_<camera>=uint8 [N, H, W, 3], instructions=[...]); or give a "
+            "demonstration set or an image folder"
+        ) from None
     frames = {k[len("image_") :]: data[k][:limit] for k in data.files if k.startswith("image_")}
     if "instructions" not in data.files:
         raise CalibrationError(f"{path} has no 'instructions' array (one string per frame)")
