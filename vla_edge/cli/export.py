@@ -72,10 +72,18 @@ def export(
     parity_samples: Annotated[
         int, typer.Option(help="Observations the parity check runs on (at least 32).")
     ] = 32,
+    action_kind: Annotated[
+        str | None,
+        typer.Option(
+            help="What the actions mean, recorded in the bundle: delta (0 = no motion) | "
+            "absolute (positions), or one per dimension, comma-separated. Default: the model's."
+        ),
+    ] = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Export to ONNX (uint8 frames in, clamped physical actions out) and verify parity."""
+    from vla_edge.cli.inputs import parse_kinds
     from vla_edge.export import ExportConfig, ParityConfig, export_checkpoint
     from vla_edge.outputs import check_output
     from vla_edge.policy.adapters.lerobot.checkpoint import is_lerobot
@@ -91,6 +99,7 @@ def export(
         with console.status(f"exporting LeRobot policy {source} ..."):
             from vla_edge.policy.adapters.lerobot.export import export_lerobot
 
+            cfg.action_kind = parse_kinds(action_kind)
             bundle = export_lerobot(source, output, cfg)
     else:
         cfg = ExportConfig(
@@ -100,6 +109,7 @@ def export(
             include_source=not no_source,
             force=force,
             parity=ParityConfig(action_atol_fraction=atol or 1e-3, **parity),
+            action_kind=parse_kinds(action_kind),
         )
         with console.status(f"exporting {checkpoint} ..."):
             bundle = export_checkpoint(checkpoint, output, cfg)

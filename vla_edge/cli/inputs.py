@@ -71,3 +71,12 @@ def image_args(items: list[str], camera_names: list[str]) -> list[tuple[str, str
         seen[cam] = path
         out.append((cam, path))
     return out
+
+
+def parse_kinds(text: str | None) -> str | list[str] | None:
+    """`--action-kind delta` -> "delta"; `delta,delta,absolute` -> a list (the spec checks
+    the values and the number of dimensions)."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    return parts[0] if len(parts) == 1 else parts

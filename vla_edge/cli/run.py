@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from vla_edge.cli.common import BackendOpt, JsonOpt, command, err_console, print_json
-from vla_edge.cli.inputs import check_instruction, parse_state_option
+from vla_edge.cli.inputs import check_instruction, parse_kinds, parse_state_option
 from vla_edge.cli.options import (
     AllowFailedOpt,
     CudaGraphOpt,
@@ -122,7 +122,7 @@ def run(
             max_cycles=cycles,
             max_step=max_step,
             rt_priority=rt_priority,
-            action_kind=_kinds(action_kind),
+            action_kind=parse_kinds(action_kind),
             state=parse_state_option(state),
         )
         cams = build_cameras(policy.spec, camera or [], session)
@@ -158,11 +158,3 @@ def run(
         raise typer.Exit(3)
     if (summary.get("stop_reason") or "").startswith(("fault", "actuator failed")):
         raise typer.Exit(3)
-
-
-def _kinds(text: str | None) -> str | list[str] | None:
-    """`--action-kind delta` -> "delta"; `delta,delta,absolute` -> a list (checked by the loop)."""
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    return parts[0] if len(parts) == 1 else parts

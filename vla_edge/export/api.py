@@ -32,6 +32,9 @@ class ExportConfig:
     parity_batch: int = 4
     name: str | None = None
     force: bool = False
+    # what the actions mean, written into the bundle's spec: "delta" | "absolute" or one per
+    # dimension (None: the model's spec as it is; see PolicySpec's ActionSpace.kind)
+    action_kind: str | list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.exporter not in ("legacy", "dynamo"):
@@ -147,6 +150,21 @@ def export_module(
     return _export(graphs, spec, out, config, tok, settings, pre, None)
 
 
+def declared_kind(spec: PolicySpec, kind: str | list[str] | None) -> PolicySpec:
+    """`spec` with its action kind set to `kind` (unchanged when None); ExportError when the
+    kind is not one of the choices or has the wrong number of dimensions."""
+    from dataclasses import replace
+
+    from vla_edge.errors import SpecError
+
+    if kind is None:
+        return spec
+    try:
+        return replace(spec, action=replace(spec.action, kind=kind))
+    except SpecError as exc:
+        raise ExportError(f"--action-kind: {exc}") from None
+
+
 def _layout(config: ExportConfig) -> str:
     return "monolithic" if config.monolithic else "split"
 
@@ -165,6 +183,7 @@ def _export(graphs, spec, out, config, tokenizer_dir, settings, pre, source, ext
     from vla_edge.policy.tokenizer import load_tokenizer
 
     out = Path(out)
+    spec = declared_kind(spec, config.action_kind)
     tokenizer = load_tokenizer(
         spec.instruction.tokenizer,
         spec.instruction.max_tokens,

@@ -80,7 +80,9 @@ def export_autoregressive(model, out, config, tokenizer_dir=None, source=None) -
     if config.exporter != "legacy":
         raise ExportError("the KV-cache graphs export with the legacy exporter (--exporter legacy)")
     model = model.eval()
-    spec, out = model.policy_spec, Path(out)
+    from vla_edge.export.api import declared_kind
+
+    spec, out = declared_kind(model.policy_spec, config.action_kind), Path(out)
     tokenizer = load_tokenizer(
         spec.instruction.tokenizer, spec.instruction.max_tokens, tokenizer_dir
     )
