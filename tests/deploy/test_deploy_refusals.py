@@ -90,6 +90,20 @@ def dynamic_int8(tiny_bundle, artifacts):
     return out
 
 
+def test_a_bundle_marked_failed_is_refused_before_copying(cli, robot, tmp_path, tiny_bundle):
+    from vla_edge.compress.quantize import Budget, QuantizeConfig, quantize
+
+    budget = Budget(spread=1e-6, identical_bins=1.0)  # no INT8 of a random tiny model meets it
+    cfg = QuantizeConfig("int8-dynamic", calib_size=12, holdout=12, budget=budget, keep_failed=True)
+    kept = quantize(tiny_bundle("bins"), tmp_path / "kept", cfg)
+    res = json.loads(
+        _fails(cli, "deploy", str(kept.path), *robot.args(tmp_path / "r", "--json")).stdout
+    )[0]
+    assert res["outcome"] == "refused"
+    assert any("marked failed (quantize: " in r for r in res["reasons"]), res["reasons"]
+    assert not (tmp_path / "r" / "bundles").exists()  # nothing copied
+
+
 def test_a_bundle_that_fails_check_for_the_target(cli, robot, tmp_path, dynamic_int8):
     args = robot.args(tmp_path / "r", "--device", "orin-nano", "--json")
     res = json.loads(_fails(cli, "deploy", str(dynamic_int8), *args).stdout)[0]

@@ -162,6 +162,10 @@ def _deploy(bundle: Bundle, target: Target, opts: DeployOptions, local, res, emi
     have = digest in state["versions"]
     send = 0 if have else sum(i.size for i in bundle_items(bundle))
     errors, warnings, _ = probing.check_bundle(bundle.path, profile, opts.precision, opts.build)
+    errors += [  # the robot's run/predict would refuse it: say so before copying anything
+        f"the bundle is marked failed ({r}); re-make it within its budget"
+        for r in bundle.failure_reasons
+    ]
     info.update(_host=target.host, _needs_runtime=need_runtime)
     wheel_bytes = sum(i.size for i in wheels)
     res.reasons = errors + probing.preflight(info, opts, probing.needed_mb(send, wheel_bytes))
