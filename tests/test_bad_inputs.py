@@ -675,6 +675,21 @@ def _load_none(fx):
     return Policy.load(None)
 
 
+def _predict_state_strings(fx):
+    from vla_edge.policy.policy import Policy
+
+    with Policy.load(fx["bundle"]) as policy:
+        return policy.predict({"front": np.zeros((64, 64, 3), np.uint8)}, "go", ["a"] * 8)
+
+
+def _predict_batch_empty(fx):
+    from vla_edge.policy.policy import Policy
+
+    with Policy.load(fx["bundle"]) as policy:
+        frames = {"front": np.zeros((0, 64, 64, 3), np.uint8)}
+        return policy.predict_batch(frames, "go", np.zeros((0, 8), np.float32))
+
+
 LIBRARY_CASES = [
     LibraryCase(
         "predict-batch-unbatched",
@@ -682,6 +697,20 @@ LIBRARY_CASES = [
         "Policy.predict_batch({'front': [64, 64, 3]}, ...)",
         ("[B, 64, 64, 3]", "[64, 64, 3]", "add a batch axis"),
         _predict_batch_unbatched,
+    ),
+    LibraryCase(
+        "predict-state-strings",
+        7,
+        "Policy.predict(frames, 'go', ['a'] * 8)",
+        ("state must be 8 numbers",),
+        _predict_state_strings,
+    ),
+    LibraryCase(
+        "predict-batch-empty",
+        7,
+        "Policy.predict_batch({'front': [0, 64, 64, 3]}, ...)",
+        ("batch of 0 frames",),
+        _predict_batch_empty,
     ),
     LibraryCase("policy-load-none", 7, "Policy.load(None)", ("Policy.load",), _load_none),
 ]

@@ -151,6 +151,8 @@ class Policy:
         start = time.perf_counter()
         feeds = self._image_feeds(self._check_frame_keys(frames), batched=True)
         batch = next(iter(feeds.values())).shape[0]
+        if batch == 0:
+            raise ShapeError("predict_batch got a batch of 0 frames: give at least one")
         texts = [instructions] * batch if isinstance(instructions, str) else list(instructions)
         if len(texts) != batch:
             raise InputError(f"got {len(texts)} instructions for a batch of {batch} frames")
@@ -253,9 +255,17 @@ class Policy:
         s = self.spec.state_dim
         if state is None:
             raise InputError(f"this policy needs a proprio state of {s} values; none was given")
-        st = np.asarray(state, dtype=np.float32).reshape(batch, -1)
-        if st.shape[1] != s:
-            raise ShapeError(f"state must have {s} values, got {st.shape[1]}")
+        try:
+            raw = np.asarray(state, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"state must be {s} numbers, got {state!r:.80} ({exc})") from None
+        want = (s,) if batch == 1 else (batch, s)
+        if raw.size != batch * s:
+            raise ShapeError(
+                f"state must have {s} values{f' for each of the {batch} frames' * (batch > 1)}, "
+                f"got {raw.size} (shape {list(raw.shape)}); expected shape {list(want)}"
+            )
+        st = raw.reshape(batch, s)
         if not np.isfinite(st).all():
             bad = np.argwhere(~np.isfinite(st))[0].tolist()
             raise InputError(f"state contains NaN or inf (first at index {bad}); refusing to act")
