@@ -27,3 +27,10 @@ def test_export_refuses_a_kind_of_the_wrong_size_writing_nothing(tiny_checkpoint
     assert r.exit_code == 1 and "--action-kind: action kind must be one of" in r.output
     assert "a list of 4 of them" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "b").exists()
+
+
+def test_info_shows_each_dimension_kind(tiny_bundle):
+    r = CliRunner().invoke(app, ["info", str(tiny_bundle("bins"))])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "dx [-0.05, 0.05] m delta" in text and "gripper [0, 1] 1 absolute" in text

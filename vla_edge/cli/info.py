@@ -48,9 +48,11 @@ def info(
     console.print(
         f"actions: {a.representation}, chunk {a.chunk}: "
         + ", ".join(
-            f"{n} [{lo:g}, {hi:g}] {u}"
-            for n, u, lo, hi in zip(a.names, a.units, a.low, a.high, strict=True)
+            f"{n} [{lo:g}, {hi:g}] {u} {k}"
+            for n, u, lo, hi, k in zip(a.names, a.units, a.low, a.high, a.kinds, strict=True)
         )
+        + ("" if a.kind is not None else " (kind not declared: read as delta)"),
+        markup=False,
     )
     console.print(_graph_table(b))
     lin = b.manifest.get("lineage", {})
