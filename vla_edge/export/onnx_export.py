@@ -61,7 +61,7 @@ def onnx_from_torch(
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
             + _hint(exporter, opset)
         ) from exc
-    check_graph(model, graph)
+    check_graph(model, graph, path)
     table = tensor_table(model)
     if table[2] != opset:
         raise ExportError(
@@ -115,24 +115,86 @@ def _dynamo_program(graph: GraphSpec, args: tuple, shapes, opset: int):
 def _static_output_dims(path: Path, shapes: dict[str, tuple[int, ...]]):
     """The exporter may leave symbolic non-batch output dims; pin them to the traced sizes
     (TensorRT wants static shapes except the batch axis)."""
-    import onnx
-
-    model = onnx.load(str(path))
+    model, stale = load_onnx(path)
     for value in model.graph.output:
         for i, dim in enumerate(value.type.tensor_type.shape.dim):
             if i > 0 and value.name in shapes:
                 dim.Clear()
                 dim.dim_value = int(shapes[value.name][i])
-    onnx.save(model, str(path))
+    save_onnx(model, path, stale)
     return model
 
 
-def check_graph(model, graph: GraphSpec) -> None:
-    """The ONNX checker passes, names are as declared, and every batch axis is really dynamic."""
+# a protobuf message cannot exceed 2 GiB: above this many bytes of weights a graph is written
+# with its tensors in one external file beside it, `<graph>.onnx.data` (onnx's external data,
+# which ONNX Runtime and TensorRT's parser read from the graph's folder)
+EXTERNAL_DATA_BYTES = 2**31 - 2**27
+
+
+def load_onnx(path: Path):
+    """(model with its weights loaded, the external-data files it was read from)."""
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model
+
+    model = onnx.load(str(path), load_external_data=False)
+    stale = {
+        entry.value
+        for t in _tensors(model)
+        if t.data_location == onnx.TensorProto.EXTERNAL
+        for entry in t.external_data
+        if entry.key == "location"
+    }
+    if stale:
+        load_external_data_for_model(model, str(Path(path).parent))
+    return model, stale
+
+
+def save_onnx(model, path: Path, stale: set[str] = frozenset()) -> None:
+    """Write `model` to `path`: in one file, or with its tensors in `<name>.data` beside it
+    when its weights pass EXTERNAL_DATA_BYTES. Files it was read from are removed."""
     import onnx
 
+    path = Path(path)
+    location = f"{path.name}.data"
+    external = tensor_bytes(model) > EXTERNAL_DATA_BYTES
+    if external:
+        (path.parent / location).unlink(missing_ok=True)
+        onnx.save_model(
+            model,
+            str(path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=location,
+            size_threshold=1024,
+        )
+    else:
+        onnx.save(model, str(path))
+    for name in stale:
+        if not (external and name == location):
+            (path.parent / name).unlink(missing_ok=True)
+
+
+def tensor_bytes(model) -> int:
+    """Bytes of the graph's weights (initializers and constant tensors)."""
+    return sum(len(t.raw_data) or t.ByteSize() for t in _tensors(model) if t.data_location == 0)
+
+
+def _tensors(model):
+    from onnx import external_data_helper
+
+    every = getattr(external_data_helper, "_get_all_tensors", None)  # onnx's own walk
+    return list(every(model)) if every else list(model.graph.initializer)
+
+
+def check_graph(model, graph: GraphSpec, path: Path | None = None) -> None:
+    """The ONNX checker passes, names are as declared, and every batch axis is really dynamic.
+    A graph with external data is checked from its file (the checker resolves the data file
+    relative to the graph)."""
+    import onnx
+
+    external = path is not None and (Path(path).parent / f"{Path(path).name}.data").is_file()
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(str(path) if external else model)
     except Exception as exc:
         raise ExportError(f"exported {graph.role} graph fails onnx.checker: {exc}") from exc
     ins = [i.name for i in model.graph.input]
