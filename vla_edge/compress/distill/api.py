@@ -119,6 +119,10 @@ def build_student(teacher, config: DistillConfig):
     cfg = student_config(teacher, config.student_preset, config.overrides, config.copy_text_encoder)
     torch.manual_seed(config.train.seed)
     student = VlaForActions(cfg)
+    from vla_edge.policy.reference.vision import is_pretrained_encoder, load_pretrained_vision
+
+    if is_pretrained_encoder(cfg.vision_encoder):  # the ImageNet trunk, frozen as in training
+        load_pretrained_vision(student)
     copied = config.copy_text_encoder and copy_text_encoder(teacher, student)
     if copied and config.freeze_text_encoder:
         for p in student.text.parameters():

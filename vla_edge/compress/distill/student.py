@@ -23,7 +23,13 @@ STUDENT_FIELDS = {
     "flow_hidden": int,
     "flow_steps": int,
     "vision_token_pool": int,
+    # a teacher with a pretrained camera encoder (EfficientNet-Lite0) passes it on: the student
+    # keeps the ImageNet trunk and may see a smaller one (fewer blocks, a pooled frame)
+    "vision_backbone_blocks": int,
+    "vision_finetune_blocks": int,
+    "vision_input_pool": int,
 }
+VISION_FIELDS = ("vision_encoder", "vision_backbone_blocks", "vision_finetune_blocks")
 
 
 def checkpoint_dir(path: str | Path) -> Path:
@@ -83,6 +89,18 @@ def student_config(teacher, preset: str, overrides: dict[str, Any], copy_text: b
         sizes = dict(PRESETS[preset])
     else:
         raise SpecError(f"unknown student preset {preset!r}; choose {[*PRESETS, 'custom']}")
+    from vla_edge.policy.reference.vision import is_pretrained_encoder
+
+    if is_pretrained_encoder(getattr(tcfg, "vision_encoder", "patch")):
+        sizes.update({k: getattr(tcfg, k) for k in VISION_FIELDS})
+        sizes.setdefault("vision_input_pool", getattr(tcfg, "vision_input_pool", 1))
+    else:
+        vision_only = set(overrides) & {*VISION_FIELDS, "vision_input_pool"}
+        if vision_only:
+            raise SpecError(
+                f"--set {sorted(vision_only)} applies to a teacher with a pretrained camera "
+                f"encoder; this teacher's vision encoder is {tcfg.vision_encoder!r}"
+            )
     sizes.update(overrides)
     text: dict[str, Any] = {"text_encoder": "own", "vocab_size": tcfg.vocab_size}
     spec = dict(tcfg.spec)
