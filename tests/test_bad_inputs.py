@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -620,7 +621,10 @@ def write_table(path: Path, rows: list[dict]) -> None:
         "exit non-zero (not 70, the 'unexpected error' path), print no traceback, name the input,",
         "and leave every file under its directory unchanged (sha256 before and after).",
         "",
-        f"{sum(r['ok'] for r in rows)} of {len(rows)} cases behave so.",
+        f"{sum(r['ok'] for r in rows)} of {len(rows)} cases behave so "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; classes: "
+        + ", ".join(f"{k} {v} {sum(r['klass'] == k for r in rows)}" for k, v in CLASSES.items())
+        + ").",
         "",
         "| case | class | command | exit | first line of the message | tree unchanged | ok |",
         "| --- | --- | --- | --- | --- | --- | --- |",
