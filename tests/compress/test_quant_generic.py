@@ -31,3 +31,34 @@ def test_int8_of_a_graph_without_text_inputs(tmp_path):
     q = quantize(parent, tmp_path / "q", QuantizeConfig(precision="int8", calib_size=16, holdout=8))
     assert q.manifest["graphs"][0]["precision"] == "int8"
     assert q.manifest["validation"]["parity"]["samples"] == 8
+
+
+def test_preprocess_falls_back_to_onnx_shape_inference(tmp_path, monkeypatch):
+    """Symbolic shape inference fails on some dynamo graphs (LeRobot SmolVLA's): the last try
+    uses ONNX's own shape inference; if that fails too, the error says so (no opset hint)."""
+    import onnxruntime.quantization as ortq
+    import pytest
+
+    from vla_edge.compress.quantize.graphs import preprocess
+    from vla_edge.errors import QuantizationError
+
+    calls = []
+
+    def fake(src, dst, **kw):
+        calls.append(kw)
+        if not kw.get("skip_symbolic_shape"):
+            raise RuntimeError("symbolic shape inference failed")
+
+    monkeypatch.setattr(ortq, "quant_pre_process", fake)
+    assert preprocess(tmp_path / "g.onnx", tmp_path / "p.onnx") == (
+        "quant_pre_process(skip_symbolic_shape=True)"
+    )
+    assert len(calls) == 3
+
+    def always(src, dst, **kw):
+        raise RuntimeError("no shapes")
+
+    monkeypatch.setattr(ortq, "quant_pre_process", always)
+    with pytest.raises(QuantizationError, match="with and without symbolic shapes") as err:
+        preprocess(tmp_path / "g.onnx", tmp_path / "p.onnx")
+    assert "opset 17" not in str(err.value)

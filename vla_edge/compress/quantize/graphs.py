@@ -49,9 +49,15 @@ def preprocess(src: Path, dst: Path) -> str:
         quant_pre_process(str(src), str(dst), auto_merge=True, skip_optimization=True)
         return "quant_pre_process(auto_merge=True, skip_optimization=True)"
     except Exception as exc:
+        log.warning("quant_pre_process failed (%s); retrying without symbolic shapes", exc)
+    try:  # symbolic shape inference fails on some dynamo graphs (LeRobot SmolVLA): ONNX's own
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        return "quant_pre_process(skip_symbolic_shape=True)"
+    except Exception as exc:
         raise QuantizationError(
-            f"cannot pre-process {src.name} for quantization (shape inference failed: {exc}); "
-            "re-export the bundle at opset 17"
+            f"cannot pre-process {src.name} for quantization: shape inference failed with and "
+            f"without symbolic shapes ({type(exc).__name__}: {exc}); the graph's shapes must be "
+            "inferable (export with static non-batch shapes)"
         ) from exc
 
 
