@@ -436,6 +436,7 @@ CASES = [
         ("junk.npz", "np.savez"),
         junk_npz,
     ),
+    Case("demo-unknown-suite", 7, "demo --suite nope", ("nope", "known suites"), nothing),
     Case(
         "calib-corrupt-png",
         7,

@@ -61,9 +61,11 @@ def run_demo(
     from vla_edge.export import ExportConfig, export_checkpoint
     from vla_edge.policy.policy import Policy
     from vla_edge.sim.evaluate import EvalConfig, evaluate
+    from vla_edge.sim.suites import get_suite
 
     ckpt = shipped_policy(name)
     suite = suite or policy_suite(name)
+    get_suite(suite)  # an unknown suite is refused before the export, not after it
     bundle_dir, strip = out / f"{name}-bundle", out / f"{name}-episodes.png"
     start = time.perf_counter()
     export_checkpoint(ckpt, bundle_dir, ExportConfig(force=True, include_source=False))
