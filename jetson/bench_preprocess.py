@@ -20,26 +20,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from gpu_check import MEAN, STD  # noqa: E402  (the one torch op chain, shared with gpu_check)
+from gpu_check import torch_chain as _torch_chain  # noqa: E402
 
 
 def torch_chain(torch, frame, fmt: str, h: int, w: int, out: int):
-    F = torch.nn.functional
-    mean = torch.tensor(MEAN, device="cuda").view(1, 3, 1, 1)
-    std = torch.tensor(STD, device="cuda").view(1, 3, 1, 1)
-    if fmt == "rgb":
-        x = frame.view(1, h, w, 3).permute(0, 3, 1, 2).float()
-    else:  # nv12, BT.601 limited
-        y = frame[: h * w].view(1, 1, h, w).float()
-        uv = frame[h * w :].view(h // 2, w // 2, 2).permute(2, 0, 1).float()
-        uv = F.interpolate(uv[None], scale_factor=2, mode="nearest") - 128
-        yy = 1.164383 * (y - 16)
-        r = yy + 1.596027 * uv[:, 1:2]
-        g = yy - 0.391762 * uv[:, 0:1] - 0.812968 * uv[:, 1:2]
-        b = yy + 2.017232 * uv[:, 0:1]
-        x = torch.cat([r, g, b], 1).clamp(0, 255)
-    x = F.interpolate(x, size=(out, out), mode="bilinear", align_corners=False, antialias=False)
-    return ((x / 255 - mean) / std).half()
+    return _torch_chain(torch, frame, fmt, h, w, out, "cuda")
 
 
 def time_ms(torch, fn, iters: int) -> float:

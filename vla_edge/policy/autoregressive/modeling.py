@@ -35,8 +35,11 @@ from vla_edge.policy.autoregressive.decoder import (
     causal_keep,
     reference_hidden,
 )
-from vla_edge.policy.reference.layers import EncoderBlock, PatchEncoder
-from vla_edge.policy.reference.vision import EfficientNetEncoder, is_pretrained_encoder
+from vla_edge.policy.reference.layers import EncoderBlock
+from vla_edge.policy.reference.vision import (
+    camera_encoder_class,
+    camera_tokens,
+)
 from vla_edge.policy.spec import PolicySpec
 
 
@@ -68,7 +71,7 @@ class ArVlaForActions(PreTrainedModel):
             vision_backbone_blocks=config.vision_backbone_blocks,
             vision_finetune_blocks=config.vision_finetune_blocks,
         )
-        encoder = _camera_encoder(config.vision_encoder)
+        encoder = camera_encoder_class(config.vision_encoder)
         self.cameras = nn.ModuleDict(
             {c.name: encoder(vis, c.height, c.width) for c in spec.cameras}
         )
@@ -130,7 +133,7 @@ class ArVlaForActions(PreTrainedModel):
         `cached=True`: `images` holds each camera's frozen-trunk features (a pretrained
         encoder's `frozen(frame)`, computed once per frame in training) instead of frames."""
         tokens = [
-            self._camera_tokens(name, images[name], cached) + self.camera_embed[i]
+            camera_tokens(name, self.cameras[name], images[name], cached) + self.camera_embed[i]
             for i, name in enumerate(self.policy_spec.camera_names)
         ]
         x = torch.cat(tokens, dim=1)
@@ -143,14 +146,6 @@ class ArVlaForActions(PreTrainedModel):
             raise SpecError(f"this policy needs a state of size {self.policy_spec.state_dim}")
         z = (state.to(torch.float32) - self.state_mean) / self.state_std
         return torch.cat([out, self.state_proj(z)[:, None, :]], dim=1)
-
-    def _camera_tokens(self, name: str, x: torch.Tensor, cached: bool) -> torch.Tensor:
-        enc = self.cameras[name]
-        if not cached:
-            return enc(x)
-        if not isinstance(enc, EfficientNetEncoder):
-            raise SpecError(f"camera {name!r} has no frozen pretrained trunk to cache")
-        return enc.tuned(x)
 
     def token_embeds(self, ids: torch.Tensor) -> torch.Tensor:
         return self.decoder.model.embed_tokens(ids)
@@ -277,11 +272,3 @@ class ArVlaForActions(PreTrainedModel):
     def forward(self, images, input_ids, attention_mask, state=None) -> torch.Tensor:
         """Frames, token ids and state -> greedy actions [B, chunk, A] at bin centres."""
         return self.from_bins(self.generate_bins(images, input_ids, attention_mask, state))
-
-
-def _camera_encoder(name: str):
-    if name == "patch":
-        return PatchEncoder
-    if is_pretrained_encoder(name):
-        return EfficientNetEncoder
-    raise SpecError(f"unknown vision_encoder {name!r}; choose 'patch' or 'efficientnet-lite0'")

@@ -19,12 +19,14 @@ from vla_edge.policy.reference.layers import (
     DecoderBlock,
     EncoderBlock,
     MlpFusion,
-    PatchEncoder,
     PretrainedTextEncoder,
     TextEncoder,
     additive_mask,
 )
-from vla_edge.policy.reference.vision import EfficientNetEncoder, is_pretrained_encoder
+from vla_edge.policy.reference.vision import (
+    camera_encoder_class,
+    camera_tokens,
+)
 from vla_edge.policy.spec import PolicySpec
 
 
@@ -47,7 +49,7 @@ class VlaForActions(PreTrainedModel):
                 f"head {config.head!r} does not match the spec's action representation "
                 f"{spec.action.representation!r}"
             )
-        encoder = _camera_encoder(config)
+        encoder = camera_encoder_class(getattr(config, "vision_encoder", "patch"))
         self.cameras = nn.ModuleDict(
             {c.name: encoder(config, c.height, c.width) for c in spec.cameras}
         )
@@ -118,7 +120,7 @@ class VlaForActions(PreTrainedModel):
         `cached=True`: `images` holds each camera's frozen-trunk features (a pretrained encoder's
         `frozen(frame)`, computed once per frame in training) instead of uint8 frames."""
         tokens = [
-            self._camera_tokens(name, images[name], cached) + self.camera_embed[i]
+            camera_tokens(name, self.cameras[name], images[name], cached) + self.camera_embed[i]
             for i, name in enumerate(self.policy_spec.camera_names)
         ]
         x = torch.cat(tokens, dim=1)
@@ -141,14 +143,6 @@ class VlaForActions(PreTrainedModel):
             q = block(q, torch.cat(ctx, dim=1), ctx_mask)
         return self.fusion_norm(q)
 
-    def _camera_tokens(self, name: str, x: torch.Tensor, cached: bool) -> torch.Tensor:
-        enc = self.cameras[name]
-        if not cached:
-            return enc(x)
-        if not isinstance(enc, EfficientNetEncoder):
-            raise SpecError(f"camera {name!r} has no frozen pretrained trunk to cache")
-        return enc.tuned(x)
-
     def _state_token(self, state: torch.Tensor | None) -> torch.Tensor | None:
         """Standardized, projected proprio state [B, D] (None for a policy without state)."""
         if self.state_proj is None:
@@ -166,12 +160,3 @@ class VlaForActions(PreTrainedModel):
         """Behaviour-cloning loss against target actions [B, chunk, A] in physical units."""
         emb = self.encode_instruction(input_ids, attention_mask)
         return self.head.loss(self.features(images, emb, attention_mask, state), actions)
-
-
-def _camera_encoder(config: VlaConfig):
-    name = getattr(config, "vision_encoder", "patch")
-    if name == "patch":
-        return PatchEncoder
-    if is_pretrained_encoder(name):
-        return EfficientNetEncoder
-    raise SpecError(f"unknown vision_encoder {name!r}; choose 'patch' or 'efficientnet-lite0'")

@@ -164,3 +164,23 @@ def _encoder_state(enc: EfficientNetEncoder) -> dict[str, torch.Tensor]:
         for key, t in block.state_dict(keep_vars=True).items():
             out[f"_blocks.{i}.{key}"] = t
     return {k: v for k, v in out.items() if not k.endswith("num_batches_tracked")}
+
+
+def camera_encoder_class(name: str) -> type[nn.Module]:
+    """The camera encoder class a config's `vision_encoder` names (both model families)."""
+    from vla_edge.policy.reference.layers import PatchEncoder
+
+    if name == "patch":
+        return PatchEncoder
+    if is_pretrained_encoder(name):
+        return EfficientNetEncoder
+    raise SpecError(f"unknown vision_encoder {name!r}; choose 'patch' or 'efficientnet-lite0'")
+
+
+def camera_tokens(name: str, enc: nn.Module, x: torch.Tensor, cached: bool) -> torch.Tensor:
+    """One camera's tokens: from frames, or (cached) from the frozen trunk's cached features."""
+    if not cached:
+        return enc(x)
+    if not isinstance(enc, EfficientNetEncoder):
+        raise SpecError(f"camera {name!r} has no frozen pretrained trunk to cache")
+    return enc.tuned(x)
