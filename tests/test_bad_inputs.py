@@ -113,6 +113,20 @@ def b_frame(d, fx):
     _frame(d)
 
 
+def b_user_summary(d, fx):
+    _b(d, fx)
+    (d / "u").mkdir()
+    (d / "u" / "NOTES.txt").write_text("my notes\n")
+    (d / "u" / "summary.json").write_text('{"mine": true}\n')
+
+
+def b_user_report(d, fx):
+    _b(d, fx)
+    (d / "u").mkdir()
+    (d / "u" / "NOTES.txt").write_text("my notes\n")
+    (d / "u" / "report.md").write_text("# my report\n")
+
+
 def force_onto_user_dir(d, fx):
     _ck(d, fx)
     (d / "u" / "data").mkdir(parents=True)
@@ -387,6 +401,27 @@ CASES = [
         RUN.format(camera="pattern:64x64") + " --profile notes.txt",
         ("--profile", "notes.txt"),
         with_notes,
+    ),
+    Case(
+        "profile-into-user-dir",
+        1,
+        RUN.format(camera="pattern:64x64") + " --profile u",
+        ("--profile", "NOTES.txt", "summary.json"),
+        b_user_summary,
+    ),
+    Case(
+        "profile-inside-bundle",
+        1,
+        RUN.format(camera="pattern:64x64") + " --profile b/prof",
+        ("--profile", "inside the input"),
+        b,
+    ),
+    Case(
+        "report-into-user-dir",
+        1,
+        "benchmark b --iterations 2 --warmup 0 --rounds 1 --report u",
+        ("--report", "NOTES.txt", "report.md"),
+        b_user_report,
     ),
     Case(
         "image-npy-not-an-array",

@@ -271,3 +271,45 @@ def test_a_partial_of_unknown_origin_is_named_not_removed(bundle_copy, capfd):
     with PartialDir(bundle_copy):
         pass
     assert odd.exists() and str(odd) in capfd.readouterr().err
+
+
+# --- directories of fixed-name files (benchmark --report, run --profile) -----------------------
+def test_report_dir_new_empty_or_earlier_report_is_accepted(tmp_path):
+    from vla_edge.outputs import check_report_dir
+
+    names = ("report.json", "report.md")
+    assert check_report_dir(tmp_path / "new", names) == tmp_path / "new"
+    (tmp_path / "empty").mkdir()
+    check_report_dir(tmp_path / "empty", names)
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / "report.md").write_text("# an earlier report\n")
+    check_report_dir(tmp_path / "earlier", names)
+
+
+def test_report_dir_refuses_file_foreign_dir_and_input(tmp_path):
+    from vla_edge.errors import OutputError
+    from vla_edge.outputs import check_report_dir
+
+    names = ("report.json", "report.md")
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        check_report_dir(tmp_path / "f.txt", names)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "report.md").write_text("mine")
+    (tmp_path / "mine" / "data").mkdir()
+    with pytest.raises(OutputError, match="holds data/"):
+        check_report_dir(tmp_path / "mine", names)
+    (tmp_path / "bundle").mkdir()
+    with pytest.raises(OutputError, match="inside the input"):
+        check_report_dir(tmp_path / "bundle" / "rep", names, inputs=[tmp_path / "bundle"])
+
+
+def test_profile_written_twice_into_the_same_directory(tmp_path):
+    """A second run may replace its own earlier profile (only the profile's file names there)."""
+    from vla_edge.runtime.profile import PROFILE_FILES, check_profile_dir
+
+    out = tmp_path / "prof"
+    out.mkdir()
+    for name in PROFILE_FILES:
+        (out / name).write_text("{}")
+    check_profile_dir(out)

@@ -163,6 +163,36 @@ def check_not_input(
         )
 
 
+def check_report_dir(
+    out: str | Path,
+    names: Iterable[str],
+    inputs: Iterable[str | Path | None] = (),
+    option: str = "--report",
+) -> Path:
+    """A directory of fixed-name files (a benchmark report, a run profile): new, empty, or an
+    earlier one (it holds only `names`), never a file, someone else's directory (whose files
+    the new ones could overwrite), an input of the command or a directory inside one."""
+    out = Path(out)
+    check_not_input(out, inputs, option)
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise OutputError(
+            f"{option} {out} is a file: it must name a directory to write "
+            f"{', '.join(sorted(names))} into; choose another path"
+        )
+    other = sorted(
+        e.name + ("/" if e.is_dir() else "") for e in out.iterdir() if e.name not in set(names)
+    )
+    if other:
+        shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
+        raise OutputError(
+            f"{option} {out} holds {shown}, which vla-edge did not write there: its files "
+            f"({', '.join(sorted(names))}) could overwrite yours; choose a new or empty directory"
+        )
+    return out
+
+
 # --- while writing ----------------------------------------------------------------------------
 def _alive(pid: int) -> bool:
     try:

@@ -12,6 +12,8 @@ from typing import Any
 
 from vla_edge import deps
 
+PLOT_NAMES = ("latency.png", "accuracy_vs_latency.png", "estimate.png")
+
 
 def _pyplot():
     import matplotlib
@@ -30,11 +32,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
         return []
     plt = _pyplot()
     written = []
-    for name, fn in (
-        ("latency.png", latency_plot),
-        ("accuracy_vs_latency.png", accuracy_plot),
-        ("estimate.png", estimate_plot),
-    ):
+    for name, fn in zip(PLOT_NAMES, (latency_plot, accuracy_plot, estimate_plot), strict=True):
         fig = fn(report, plt)
         if fig is not None:
             fig.savefig(out / name, dpi=120, bbox_inches="tight")

@@ -172,11 +172,25 @@ def notes(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def write(report: dict[str, Any], out: str | Path) -> list[Path]:
+def report_files() -> tuple[str, ...]:
+    """Every name `write` may put in a report directory."""
+    from vla_edge.bench import plots
+
+    return ("report.json", "report.md", *plots.PLOT_NAMES)
+
+
+def check_dir(out: str | Path, inputs: tuple = ()) -> Path:
+    """Before the benchmark runs: --report is new, empty or an earlier report (see outputs)."""
+    from vla_edge.outputs import check_report_dir
+
+    return check_report_dir(out, report_files(), inputs, option="--report")
+
+
+def write(report: dict[str, Any], out: str | Path, inputs: tuple = ()) -> list[Path]:
     """report.json, report.md and (when matplotlib is installed) PNG plots under `out`."""
     from vla_edge.bench import plots
 
-    out = Path(out)
+    out = check_dir(out, inputs)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "report.md"]
     paths[0].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")

@@ -55,6 +55,8 @@ def benchmark(
     from vla_edge.bench.api import benchmark as run
     from vla_edge.bench.harness import MeasureConfig
 
+    if report is not None:  # before minutes of measuring, not after
+        report_mod.check_dir(report, inputs=tuple(bundles))
     device = device or ("orin" if jetson.is_jetson() else "host")
     options = BenchmarkOptions(
         device=device,
@@ -66,7 +68,7 @@ def benchmark(
     )
     with console.status(f"benchmarking on {device} ..."):
         result = run(list(bundles), options)
-    written = report_mod.write(result, report) if report else []
+    written = report_mod.write(result, report, inputs=tuple(bundles)) if report else []
     if json_out:
         print_json(result)
         return

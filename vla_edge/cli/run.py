@@ -103,7 +103,7 @@ def run(
     if profile is not None:
         from vla_edge.runtime.profile import check_profile_dir
 
-        check_profile_dir(profile)
+        check_profile_dir(profile, inputs=(bundle,))
     options = runner_options(threads, providers, cuda_graph, zero_copy, engine_device)
     with Policy.load(bundle, backend=backend, options=options, allow_failed=allow_failed) as policy:
         warn_failed(policy)

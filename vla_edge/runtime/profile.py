@@ -30,14 +30,20 @@ from vla_edge.runtime.watchdog import FAULTS
 LOOP_TID, WORKER_TID = 1, 2
 
 
-def check_profile_dir(out: Path) -> None:
-    """--profile names a directory to write into: refuse a file there before the run starts,
-    rather than after it, when the run's figures would be lost."""
-    if out.exists() and not out.is_dir():
-        raise RuntimeLoopError(
-            f"--profile {out} is a file: it must name a directory to write summary.json, "
-            "trace.json and timeline.png into; choose another path"
-        )
+PROFILE_FILES = ("summary.json", "trace.json", "timeline.png")
+
+
+def check_profile_dir(out: Path, inputs: tuple = ()) -> None:
+    """--profile names a directory to write into: refuse a file there, someone else's directory
+    and a directory inside the bundle before the run starts, rather than after it, when the
+    run's figures would be lost."""
+    from vla_edge.errors import OutputError
+    from vla_edge.outputs import check_report_dir
+
+    try:
+        check_report_dir(out, PROFILE_FILES, inputs, option="--profile")
+    except OutputError as exc:
+        raise RuntimeLoopError(str(exc)) from None
 
 
 def write_profile(out: Path, summary: dict, log: CycleLog, trace_cycles: int = 3000) -> dict:
