@@ -12,6 +12,12 @@ on the robot the prefix cache hits on every frame but the first of an episode.
     python benchmarks/ar_mt10_vision.py --data DEMOS \
         --variant bins=BUNDLE:EVAL.json --variant ar=BUNDLE:EVAL.json ... \
         --rounds 5 --frames 40 --threads 1 --out benchmarks/results/ar_mt10_vision
+
+A variant may name several eval reports (`BUNDLE:PLAIN.json,ABLATIONS.json`): success comes from
+the first, the ablations from all of them (the same seeds). `--render-from RESULTS.json` takes
+the latencies measured by an earlier run and only re-reads the success reports (for ablations
+recorded after the timing; the bundles need not exist then). A hand-written `## Notes` section
+of an existing markdown file is kept.
 """
 
 from __future__ import annotations
@@ -51,12 +57,12 @@ print(json.dumps({"times": times, "parts": parts}))
 """
 
 
-def parse_variant(text: str) -> tuple[str, Path, Path | None]:
+def parse_variant(text: str) -> tuple[str, Path, list[Path]]:
     name, _, rest = text.partition("=")
-    bundle, _, report = rest.partition(":")
+    bundle, _, reports = rest.partition(":")
     if not name or not bundle:
-        raise SystemExit(f"--variant NAME=BUNDLE[:EVAL.json], got {text!r}")
-    return name, Path(bundle), Path(report) if report else None
+        raise SystemExit(f"--variant NAME=BUNDLE[:EVAL.json[,EVAL2.json]], got {text!r}")
+    return name, Path(bundle), [Path(r) for r in reports.split(",") if r]
 
 
 def time_variant(bundle: Path, data: Path, frames: int, threads: int) -> dict:
@@ -101,17 +107,19 @@ def summarize_latency(raw: dict, execute: int) -> dict:
     return out
 
 
-def success(report: Path | None) -> dict | None:
-    if report is None:
+def success(reports: list[Path]) -> dict | None:
+    if not reports:
         return None
-    d = json.loads(report.read_text())
+    runs = [json.loads(r.read_text()) for r in reports]
+    d = runs[0]
     tasks = {k: f"{v['successes']}/{v['episodes']}" for k, v in d["tasks"].items()}
     abl = {
         k: {"successes": a["successes"], "episodes": a["episodes"], "tasks": a.get("tasks", {})}
-        for k, a in (d.get("ablations") or {}).items()
+        for run in runs
+        for k, a in (run.get("ablations") or {}).items()
     }
     return {
-        "report": str(report),
+        "report": ", ".join(str(r) for r in reports),
         "successes": d["successes"],
         "episodes": d["episodes"],
         "success_rate": d["success_rate"],
@@ -128,6 +136,11 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "",
         f"Command: `{meta['command']}`",
         "",
+        *(
+            [f"Success reports re-read (latencies of the command above): `{meta['rendered']}`", ""]
+            if meta.get("rendered")
+            else []
+        ),
         f"Latency: ONNX Runtime, batch 1, {meta['threads']} thread(s), {meta['rounds']} "
         f"alternating rounds of {meta['frames']} demonstration frames per variant, on "
         f"{meta['host']} (shared machine; load average {meta['load']}). Success: "
@@ -166,7 +179,38 @@ def markdown(rows: list[dict], meta: dict) -> str:
             lines.append("| --- | --- | --- |")
             for name, k, a in abl:
                 lines.append(f"| {name} | {k} | {a['successes']}/{a['episodes']} |")
+        for r in named:
+            lines += ablation_tasks(r["name"], r["success"], tasks)
     return "\n".join(lines) + "\n"
+
+
+def ablation_tasks(name: str, s: dict, tasks: list[str]) -> list[str]:
+    """Per-task table of one variant: plain success beside each ablation (same seeds)."""
+    abl = s["ablations"]
+    if not abl:
+        return []
+    lines = ["", f"### {name}: ablations per task", ""]
+    lines.append("| task | plain | " + " | ".join(abl) + " |")
+    lines.append("| --- | --- |" + " --- |" * len(abl))
+    for t in tasks:
+        cells = [_frac(a["tasks"].get(t)) for a in abl.values()]
+        lines.append(f"| {t} | {s['tasks'].get(t, '-')} | " + " | ".join(cells) + " |")
+    total = [f"**{a['successes']}/{a['episodes']}**" for a in abl.values()]
+    lines.append(f"| overall | **{s['successes']}/{s['episodes']}** | " + " | ".join(total) + " |")
+    return lines
+
+
+def _frac(t: dict | None) -> str:
+    return "-" if not t else f"{t['successes']}/{t['episodes']}"
+
+
+def keep_notes(path: Path) -> str:
+    """The hand-written `## Notes` section of an existing markdown file (or nothing)."""
+    if not path.is_file():
+        return ""
+    text = path.read_text()
+    i = text.find("\n## Notes")
+    return "" if i < 0 else text[i:]
 
 
 def _f(x) -> str:
@@ -182,8 +226,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--execute", type=int, default=4, help="actions executed per chunk")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument(
+        "--render-from",
+        type=Path,
+        help="results JSON of an earlier run: reuse its latencies, re-read the success reports",
+    )
     args = ap.parse_args()
     variants = [parse_variant(v) for v in args.variant]
+    if args.render_from is not None:
+        render(args, variants)
+        return
     t0 = time.time()
     raw = latencies(variants, args.data, args.rounds, args.frames, args.threads)
     rows = []
@@ -212,12 +264,31 @@ def main() -> None:
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "seconds": round(time.time() - t0, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(
+    write(args.out, rows, meta)
+
+
+def write(out: Path, rows: list[dict], meta: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(
         json.dumps({"meta": meta, "variants": rows}, indent=2) + "\n"
     )
-    args.out.with_suffix(".md").write_text(markdown(rows, meta))
-    print(markdown(rows, meta))
+    text = markdown(rows, meta)
+    out.with_suffix(".md").write_text(text + keep_notes(out.with_suffix(".md")))
+    print(text)
+
+
+def render(args, variants: list) -> None:
+    """Latencies from an earlier run's results, success re-read from the reports."""
+    old = json.loads(args.render_from.read_text())
+    by_name = {r["name"]: r for r in old["variants"]}
+    missing = [name for name, _, _ in variants if name not in by_name]
+    if missing:
+        raise SystemExit(
+            f"{args.render_from} has no latency for {missing}; it has {sorted(by_name)}"
+        )
+    rows = [{**by_name[name], "success": success(reports)} for name, _, reports in variants]
+    meta = {**old["meta"], "rendered": "python " + " ".join(sys.argv)}
+    write(args.out, rows, meta)
 
 
 if __name__ == "__main__":
