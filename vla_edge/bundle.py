@@ -28,6 +28,9 @@ MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest_sha256"
 ROLES = ("instruction_encoder", "policy", "monolithic")
 KV_CACHE_ROLES = ("vision_encoder", "prefix", "prefill", "decode_step")  # autoregressive VLAs
+# split flow-matching VLAs (LeRobot SmolVLA / pi0): vision_encoder.<camera>, prefix, these two
+FLOW_ROLES = ("denoise_step", "action_decoder")
+CAMERA_ROLE = "vision_encoder."  # + a camera name: that camera's own vision graph
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
@@ -279,6 +282,8 @@ class Bundle:
         roles = {g["role"] for g in self.graphs}
         if "prefill" in roles:
             return "kv-cache"
+        if "denoise_step" in roles:
+            return "flow-split"
         return "monolithic" if "monolithic" in roles else "split"
 
     def graph(self, role: str) -> dict[str, Any]:
@@ -307,7 +312,7 @@ class Bundle:
     def precision(self) -> str:
         """Precision of the per-frame graph (policy, monolithic, or a decoder's decode step)."""
         for g in self.graphs:
-            if g["role"] in ("policy", "monolithic", "decode_step", "prefill"):
+            if g["role"] in ("policy", "monolithic", "decode_step", "prefill", "denoise_step"):
                 return g.get("precision", "fp32")
         return self.graphs[0].get("precision", "fp32") if self.graphs else "fp32"
 
@@ -414,7 +419,7 @@ def check_shape(mpath: Path, manifest: dict[str, Any]) -> None:
 
 
 def _check_graph_entry(mpath: Path, i: int, graph: Any) -> None:
-    known = [*ROLES, *KV_CACHE_ROLES]
+    known = [*ROLES, *KV_CACHE_ROLES, *FLOW_ROLES, CAMERA_ROLE + "<camera>"]
     if not isinstance(graph, dict):
         raise BundleError(
             f"{mpath}: graphs[{i}] must be a JSON object with 'file' and 'role', found "
@@ -426,7 +431,10 @@ def _check_graph_entry(mpath: Path, i: int, graph: Any) -> None:
             f"{mpath}: graphs[{i}] (role {role!r}) has no 'file' naming its .onnx in the bundle, "
             f"found {json.dumps(graph.get('file'))}; re-export the bundle"
         )
-    if role not in known:
+    per_camera = (
+        isinstance(role, str) and role.startswith(CAMERA_ROLE) and len(role) > len(CAMERA_ROLE)
+    )
+    if role not in known and not per_camera:
         raise BundleError(
             f"{mpath}: graphs[{i}] ({graph['file']}) has role {json.dumps(role)}; known roles: "
             f"{', '.join(known)}; re-export the bundle"

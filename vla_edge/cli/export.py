@@ -40,6 +40,14 @@ def export(
             "--monolithic", help="One graph instead of instruction encoder + per-frame policy."
         ),
     ] = False,
+    split_graphs: Annotated[
+        bool,
+        typer.Option(
+            "--split-graphs",
+            help="LeRobot SmolVLA / pi0 / pi0.5: per-camera vision, prefix (KV cache), "
+            "denoise-step and action-decoder graphs instead of one.",
+        ),
+    ] = False,
     exporter: Annotated[
         str | None, typer.Option(help="legacy (fast) | dynamo; default: legacy, or the adapter's")
     ] = None,
@@ -98,9 +106,17 @@ def export(
         )
         with console.status(f"exporting LeRobot policy {source} ..."):
             from vla_edge.policy.adapters.lerobot.export import export_lerobot
+            from vla_edge.policy.adapters.lerobot.split_export import export_lerobot_split
 
             cfg.action_kind = parse_kinds(action_kind)
-            bundle = export_lerobot(source, output, cfg)
+            bundle = (export_lerobot_split if split_graphs else export_lerobot)(source, output, cfg)
+    elif split_graphs:
+        from vla_edge.errors import InputError
+
+        raise InputError(
+            f"--split-graphs applies to LeRobot SmolVLA / pi0 / pi0.5 checkpoints; {checkpoint} "
+            "is not one (a reference checkpoint exports split by default, --monolithic for one)"
+        )
     else:
         cfg = ExportConfig(
             opset=opset,

@@ -24,6 +24,16 @@ def load_policy(cls, path: Path, backend: str, options, allow_failed: bool = Fal
     runners = runners_for(bundle, backend, options)
     engine_failed, unvalidated = refuse_failed_engines(bundle, backend, options, allow_failed)
     policy = _policy(cls, bundle.spec, runners, _bundle_tokenizer(bundle, backend), backend, path)
+    if "flow" in bundle.manifest:  # a split flow-matching bundle: the sampling loop drives it
+        from vla_edge.policy.flow import FlowSampler, load_noise
+
+        try:
+            policy.use_flow(
+                FlowSampler(runners, bundle.spec, bundle.manifest["flow"], load_noise(bundle))
+            )
+        except BaseException:
+            policy.close()
+            raise
     policy.failure_reasons = failed + engine_failed
     policy.unvalidated = unvalidated
     return policy

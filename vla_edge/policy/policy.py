@@ -49,10 +49,15 @@ class Policy:
         self._low = np.asarray(spec.action.low, np.float32)
         self._high = np.asarray(spec.action.high, np.float32)
         self._decoder = None  # a KV-cache bundle (decoder LLM): the decode loop runs the graphs
+        self._flow = None  # a split flow-matching bundle (SmolVLA, pi0): see use_flow()
         if "prefill" in runners:
             from vla_edge.policy.autoregressive.decode import KvCacheDecoder
 
             self.layout, self._decoder = "autoregressive", KvCacheDecoder(runners, spec)
+
+    def use_flow(self, sampler) -> None:
+        """Drive a split flow-matching bundle's graphs with `sampler` (vla_edge.policy.flow)."""
+        self.layout, self._flow = "flow-split", sampler
 
     @staticmethod
     def _activate(runners: dict[str, Runner]) -> None:
@@ -119,13 +124,18 @@ class Policy:
     def takes_instruction(self) -> bool:
         """Whether the policy reads its instruction (a split layout's text encoder, a decoder
         LLM's prompt, a monolithic graph with input_ids); a generic module may take none."""
-        if self._decoder is not None or "instruction_encoder" in self.runners:
+        if self._decoder is not None or self._flow is not None:
+            return True
+        if "instruction_encoder" in self.runners:
             return True
         return "input_ids" in self._takes
 
     @property
     def decode_timing(self) -> dict | None:
-        """A decoder LLM's last predict, per graph call (vision, prefill, each decode step)."""
+        """A decoder LLM's last predict, per graph call (vision, prefill, each decode step), or
+        a split flow bundle's (vision, prefix, each denoise step, decoder)."""
+        if self._flow is not None:
+            return self._flow.last_ms
         return self._decoder.last_ms if self._decoder is not None else None
 
     # --- inference -----------------------------------------------------------------------------
@@ -172,6 +182,10 @@ class Policy:
             texts = tuple(self._state_prompt().render(texts, feeds["state"]))
         if self._decoder is not None:
             actions, hit = self._decoder.run(feeds, texts, self.tokenizer)
+            self.cache_hits, self.cache_misses = self.cache_hits + hit, self.cache_misses + 1 - hit
+            return actions
+        if self._flow is not None:
+            actions, hit = self._flow.run(feeds, texts, self.tokenizer)
             self.cache_hits, self.cache_misses = self.cache_hits + hit, self.cache_misses + 1 - hit
             return actions
         if self.layout == "monolithic":

@@ -193,4 +193,5 @@ class LeRobotGraph(nn.Module):
 
 
 def _to_float_chw(image: torch.Tensor) -> torch.Tensor:
-    return image.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+    # cast before the transpose: TensorRT 10.3 transposes no UINT8 tensor
+    return image.to(torch.float32).permute(0, 3, 1, 2) / 255.0
