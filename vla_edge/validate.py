@@ -63,8 +63,13 @@ class ValidateConfig:
             raise InputError(f"--backend must be one of {list(BACKENDS)}, got {self.backend!r}")
         if self.samples < 1 or self.batch < 1:
             raise InputError(f"samples and batch must be >= 1, got {self.samples}/{self.batch}")
-        if self.data is not None and not Path(self.data).exists():
-            raise InputError(f"--data {self.data} does not exist: give a demonstration folder")
+        from vla_edge.data.lerobot_dataset import split_source
+
+        if self.data is not None and not split_source(self.data)[0].exists():
+            raise InputError(
+                f"--data {self.data} does not exist: give a demonstration folder or a "
+                "LeRobotDataset v3 folder (lerobot:PATH)"
+            )
 
 
 # --- what is compared with what -------------------------------------------------------------

@@ -28,8 +28,9 @@ def quantize(
     calib: Annotated[
         Path | None,
         typer.Option(
-            help="Calibration data: demonstrations, a directory of images + instructions.txt, "
-            "or a .npz. Without it, random frames are used (and flagged)."
+            help="Calibration data: demonstrations, a LeRobotDataset v3 folder (lerobot:PATH), "
+            "a directory of images + instructions.txt, or a .npz. Without it, random frames "
+            "are used (and flagged)."
         ),
     ] = None,
     calib_size: Annotated[int, typer.Option(help="Calibration samples to use.")] = 128,
@@ -84,9 +85,10 @@ def quantize(
     from vla_edge.bundle import Bundle
     from vla_edge.compress.quantize import Budget, QuantizeConfig
     from vla_edge.compress.quantize import quantize as run
+    from vla_edge.compress.quantize.api import calib_path
     from vla_edge.outputs import check_output
 
-    check_output(output, force, inputs=[bundle, calib])
+    check_output(output, force, inputs=[bundle, calib and calib_path(calib)])
     parent = Bundle.load(bundle)
     if parent.layout == "kv-cache":  # a decoder LLM: weight-only INT8/INT4 or FP16
         from vla_edge.cli import quantize_decoder

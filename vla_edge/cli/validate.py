@@ -28,8 +28,9 @@ def validate(
     data: Annotated[
         Path | None,
         typer.Option(
-            help="Demonstrations (or an image folder / .npz) held out from calibration "
-            "(default: the observations recorded at export)."
+            help="Demonstrations, a LeRobotDataset v3 folder (lerobot:PATH), an image folder "
+            "or a .npz, held out from calibration (default: the observations recorded at "
+            "export)."
         ),
     ] = None,
     samples: Annotated[int, typer.Option(help="Observations drawn from --data.")] = 64,

@@ -23,6 +23,7 @@ from vla_edge.compress.quantize.calibration import load_calibration
 from vla_edge.compress.quantize.config import Budget, QuantizeConfig
 from vla_edge.compress.quantize.evaluate import EMBEDDING, Evaluator, batches, run_graph
 from vla_edge.compress.quantize.report import Outcome, write_bundle
+from vla_edge.data.lerobot_dataset import split_source
 from vla_edge.errors import ParityError, QuantizationError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def quantize(
     parent = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
     _check_parent(parent)
     say = progress or (lambda msg: log.info(msg))
-    inputs = (parent.path, config.calib)
+    inputs = (parent.path, None if config.calib is None else calib_path(config.calib))
     writer = BundleWriter(out, force=config.force, inputs=inputs)
     with writer, tempfile.TemporaryDirectory() as tmp:
         job = _Job(parent, config, Path(tmp), say)
@@ -75,7 +76,8 @@ class _Job:
             spec.instruction.suffix,
         )
         total = config.calib_size + config.holdout
-        data = load_calibration(config.calib, spec, total, config.seed)
+        cameras = (parent.manifest.get("lerobot") or {}).get("cameras")
+        data = load_calibration(config.calib, spec, total, config.seed, cameras)
         self.calib, held = data.split(config.holdout, config.calib_size, config.seed)
         say(f"calibration: {len(self.calib)} samples, held out: {len(held)} ({data.source})")
         if (len(self.calib), len(held)) != (config.calib_size, config.holdout):
@@ -240,10 +242,20 @@ def _input_names(bundle, role: str) -> set[str]:
     return set()
 
 
+def calib_path(source) -> Path:
+    """The file or folder a --calib value names (`lerobot:PATH` -> PATH)."""
+    return split_source(source)[0]
+
+
 def _calib_info(data, calib, held) -> dict:
-    return {
+    info = {
         "source": data.source,
         "random_frames": data.source == "random",
         "calibration_samples": len(calib),
         "heldout_samples": len(held),
     }
+    if data.ids is not None:  # which frames of the dataset (global frame indices)
+        info["frames"] = {"calibration": calib.ids.tolist(), "heldout": held.ids.tolist()}
+    if data.dataset is not None:
+        info["dataset"] = data.dataset
+    return info

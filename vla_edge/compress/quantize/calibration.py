@@ -1,6 +1,8 @@
 """Calibration data: camera frames + instructions (+ proprio state), checked against the spec.
 
 Sources, tried in this order:
+- a LeRobotDataset v3 folder (`lerobot:PATH`, or a folder with meta/info.json; see
+  vla_edge.compress.quantize.lerobot_data);
 - a demonstration set (`vla-edge sim demos -o DATA`: index.json + episode shards);
 - a `.npz` file with `image_<camera>` [N, H, W, 3] uint8, `instructions` [N] str, optional
   `state` [N, S];
@@ -12,12 +14,12 @@ Without data, random frames stand in (flagged in the report: ranges will not mat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vla_edge.compress.quantize import demos
+from vla_edge.compress.quantize import demos, lerobot_data
 from vla_edge.errors import CalibrationError
 from vla_edge.export.samples import INSTRUCTIONS
 from vla_edge.policy.spec import PolicySpec
@@ -32,12 +34,15 @@ DIR_HELP = (
 @dataclass
 class CalibrationSet:
     """N observations. frames: {camera: uint8 [N, H, W, 3]}, instructions: N strings,
-    states: float32 [N, S] or None."""
+    states: float32 [N, S] or None; ids: where each frame came from (a LeRobot dataset's
+    global frame index) or None; dataset: what the source holds (recorded), or None."""
 
     frames: dict[str, np.ndarray]
     instructions: list[str]
     states: np.ndarray | None
     source: str
+    ids: np.ndarray | None = None
+    dataset: dict | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.instructions)
@@ -49,6 +54,8 @@ class CalibrationSet:
             [self.instructions[i] for i in index],
             states,
             self.source,
+            None if self.ids is None else self.ids[index],
+            self.dataset,
         )
 
     def split(self, holdout: int, calib_size: int, seed: int) -> tuple[CalibrationSet, ...]:
@@ -146,14 +153,26 @@ def _check_states(states, spec: PolicySpec, n: int, source: str) -> np.ndarray |
 
 # --- loading -------------------------------------------------------------------------------------
 def load_calibration(
-    source: str | Path | None, spec: PolicySpec, limit: int, seed: int = 0
+    source: str | Path | None,
+    spec: PolicySpec,
+    limit: int,
+    seed: int = 0,
+    cameras: dict[str, str] | None = None,
 ) -> CalibrationSet:
-    """Read calibration data (at most `limit` samples) and check it against the spec."""
+    """Read calibration data (at most `limit` samples) and check it against the spec.
+    `cameras` ({policy camera: LeRobot feature key}, a LeRobot bundle's recorded mapping)
+    applies to a LeRobot dataset."""
     if source is None:
         return CalibrationSet.random(spec, limit, seed)
-    path = Path(source)
+    from vla_edge.data.lerobot_dataset import split_source
+
+    path, lerobot = split_source(source)
     if not path.exists():
-        raise CalibrationError(f"calibration data {path} does not exist; {DIR_HELP}")
+        what = "a LeRobotDataset v3 folder" if lerobot else DIR_HELP
+        raise CalibrationError(f"calibration data {path} does not exist; {what}")
+    data = lerobot_data.read(source, spec, limit, cameras)
+    if data is not None:
+        return data.check(spec)
     data = demos.read(path, limit, seed)
     if data is None:
         data = _from_npz(path, limit) if path.suffix == ".npz" else _from_dir(path, spec, limit)

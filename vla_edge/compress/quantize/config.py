@@ -18,8 +18,9 @@ GRANULARITIES = ("layer", "block")
 
 @dataclass
 class QuantizeConfig:
-    """One quantization recipe. `calib` is a demonstration dataset, a directory of images with an
-    instructions list, or a .npz file; None calibrates (and validates) on random frames.
+    """One quantization recipe. `calib` is a demonstration dataset, a LeRobotDataset v3 folder
+    (`lerobot:PATH`), a directory of images with an instructions list, or a .npz file; None
+    calibrates (and validates) on random frames.
     A result that misses its budget (`budget`, else `Budget.default`) is not written unless
     `keep_failed`, which writes it marked failed in its manifest (vla_edge.bundle.failure_reasons):
     loading it for inference then needs `allow_failed=True`."""
@@ -92,6 +93,8 @@ class QuantizeConfig:
             "mixed_base": self.mixed_base if self.precision == "mixed" else None,
             "seed": self.seed,
         }
+        if used is not None and "frames" in used:  # a LeRobot dataset's frames, by index
+            out["calib_frames"] = used["frames"]
         if (calib_size, holdout) != (self.calib_size, self.holdout):
             out["requested"] = {"calib_size": self.calib_size, "holdout": self.holdout}
         return out

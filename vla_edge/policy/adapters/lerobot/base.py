@@ -11,11 +11,10 @@ limits. The sampler's noise is a fixed buffer, so ONNX and LeRobot see the same 
 
 from __future__ import annotations
 
-import re
-
 import torch
 from torch import nn
 
+from vla_edge.data.lerobot_dataset import camera_name  # the rule datasets are read with too
 from vla_edge.errors import AdapterError
 from vla_edge.policy.adapters.lerobot.checkpoint import Loaded
 from vla_edge.policy.spec import ActionSpace, CameraSpec, InstructionSpec, Normalization, PolicySpec
@@ -114,13 +113,6 @@ class LeRobotAdapter:
             gen = torch.Generator().manual_seed(0)
             noise = torch.randn(self.noise_shape(loaded.config), generator=gen)
         return LeRobotGraph(self, loaded, spec, noise)
-
-
-def camera_name(key: str) -> str:
-    """'observation.images.wrist.left' -> 'wrist_left' (a valid vla-edge camera name)."""
-    name = key[len(OBS_IMAGES) :] if key.startswith(OBS_IMAGES) else key
-    name = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "camera"
-    return name if name[0].isalpha() else f"cam_{name}"
 
 
 def action_limits(loaded: Loaded) -> tuple[list[float], list[float], str]:
