@@ -14,31 +14,10 @@ from typer.testing import CliRunner  # noqa: E402
 
 from tests.lerobot import tiny  # noqa: E402
 from tests.lerobot.common import export_json, manifest  # noqa: E402
+from tests.lerobot.datasets import write_dataset  # noqa: E402
 from vla_edge.data.lerobot_dataset import LeRobotDataset  # noqa: E402
 
-H, W, EPISODES, LENGTH = 24, 32, 3, 10
-
-
-def write_dataset(root, cameras=tiny.CAMERAS, state_dim=tiny.STATE_DIM):
-    """A LeRobotDataset v3 via LeRobotDataset.create/add_frame/save_episode/finalize."""
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset as LR
-
-    video = {"dtype": "video", "shape": (H, W, 3), "names": ["height", "width", "channels"]}
-    features = {k: dict(video) for k in cameras}
-    features["observation.state"] = {"dtype": "float32", "shape": (state_dim,), "names": None}
-    features["action"] = {"dtype": "float32", "shape": (tiny.ACTION_DIM,), "names": None}
-    ds = LR.create("local/tiny", fps=10, features=features, root=root, video_backend="pyav")
-    rng = np.random.default_rng(0)
-    for e in range(EPISODES):
-        for _ in range(LENGTH):
-            frame = {k: rng.integers(0, 256, (H, W, 3), np.uint8) for k in cameras}
-            frame["observation.state"] = (rng.standard_normal(state_dim) + e).astype(np.float32)
-            frame["action"] = rng.standard_normal(tiny.ACTION_DIM).astype(np.float32)
-            frame["task"] = ("pick the cube", "stack the cubes")[e % 2]
-            ds.add_frame(frame)
-        ds.save_episode(parallel_encoding=False)
-    ds.finalize()
-    return root
+EPISODES, LENGTH = 3, 10
 
 
 @pytest.fixture(scope="module")

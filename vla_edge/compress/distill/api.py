@@ -45,6 +45,10 @@ class DistillConfig:
     rollout_rounds: int = 1
     holdout: int = 256
     train: TrainConfig = field(default_factory=TrainConfig)
+    # a foreign teacher (vla_edge.compress.distill.foreign): the student's head, and at most
+    # this many frames of the data labelled by the teacher (None: all)
+    student_head: str = "continuous"
+    frames: int | None = None
 
     def __post_init__(self) -> None:
         if self.temperature <= 0:
@@ -59,6 +63,12 @@ class DistillConfig:
             )
         if self.rollout_rounds < 1:
             raise InputError(f"--rollout-rounds must be >= 1, got {self.rollout_rounds}")
+        if self.student_head not in ("continuous", "flow", "bins"):
+            raise InputError(
+                f"--student-head must be continuous, flow or bins, got {self.student_head!r}"
+            )
+        if self.frames is not None and self.frames < 2:
+            raise InputError(f"--max-frames must be >= 2, got {self.frames}")
 
 
 def split_holdout(demos, holdout: int, seed: int):
