@@ -30,13 +30,15 @@ class PreparedGraph:
 
     @classmethod
     def load(cls, role: str, src: Path, work: Path, include_text: bool = True) -> PreparedGraph:
-        import onnx
+        from vla_edge.export.onnx_export import load_onnx, save_onnx
 
         dst = work / f"{role}.prepared.onnx"
         how = g.preprocess(src, dst)
-        model = onnx.load(str(dst))
+        model, stale = load_onnx(dst)
         g.name_nodes(model)
-        onnx.save(model, str(dst))
+        save_onnx(model, dst, stale)
+        if (dst.parent / f"{dst.name}.data").is_file():  # saving moved the weights out of
+            model, _ = load_onnx(dst)  # the in-memory model: read them back in
         layers = g.weighted_layers(model)
         chosen = [x for x in layers if include_text or not x.in_text_encoder]
         return cls(role, dst, model, layers, chosen, how)

@@ -61,13 +61,15 @@ class Outcome:
 
 
 def _save_graph(writer: BundleWriter, role: str, graph) -> str:
-    import onnx
+    """The graph (a model or a file, with its external data if it has any) into the bundle:
+    in one file, or with `<role>.onnx.data` beside it when its weights pass
+    EXTERNAL_DATA_BYTES (a protobuf message cannot exceed 2 GiB)."""
+    from vla_edge.export.onnx_export import load_onnx, save_onnx
 
     fname = f"{role}.onnx"
     if isinstance(graph, (str, Path)):
-        shutil.copyfile(graph, writer.path(fname))
-    else:
-        onnx.save(graph, str(writer.path(fname)))
+        graph, _ = load_onnx(Path(graph))
+    save_onnx(graph, writer.path(fname))
     return fname
 
 

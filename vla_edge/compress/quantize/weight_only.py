@@ -222,9 +222,8 @@ def quantize_decoder(
     """A KV-cache bundle -> its weight-only INT8/INT4 (or FP16) bundle, judged against it."""
     import shutil
 
-    import onnx
-
     from vla_edge.bundle import Bundle, BundleWriter, mark_failed, new_manifest
+    from vla_edge.export.onnx_export import load_onnx, save_onnx
     from vla_edge.policy.tokenizer import load_tokenizer
 
     parent = Bundle.load(bundle)
@@ -243,10 +242,9 @@ def quantize_decoder(
     with BundleWriter(out, force=force, inputs=(parent.path, config.data)) as writer:
         entries, paths = [], {}
         for g in parent.graphs:
-            model = transform(
-                onnx.load(str(parent.path / g["file"])), g["role"], config, feeds.get(g["role"], [])
-            )
-            onnx.save(model, str(writer.path(g["file"])))
+            graph, _ = load_onnx(parent.path / g["file"])
+            model = transform(graph, g["role"], config, feeds.get(g["role"], []))
+            save_onnx(model, writer.path(g["file"]))  # external data above EXTERNAL_DATA_BYTES
             changed = config.precision == "fp16" or g["role"] in DECODER_ROLES
             entries.append({**g, "precision": config.label if changed else g["precision"]})
             paths[g["role"]] = writer.path(g["file"])
