@@ -53,6 +53,16 @@ def test_reader_decodes_the_frames_rows_and_tasks(tmp_path):
     assert camera_name("observation.images.wrist.left") == "wrist_left"
 
 
+def test_image_features_in_the_parquet_are_read(tmp_path):
+    root = lerobot_v3.write(tmp_path / "ds", {FRONT: (16, 24)}, images="image")
+    ds = LeRobotDataset(root)
+    rows = ds.frames(ds.spread(5), [FRONT])
+    t = rows.state[:, 0] - rows.episode * 100
+    want = [lerobot_v3.pixel(0, int(e), int(s)) for e, s in zip(rows.episode, t, strict=True)]
+    assert rows.images[FRONT].shape == (5, 16, 24, 3)
+    np.testing.assert_array_equal(rows.images[FRONT][:, 0, 0, 0], want)  # PNG: lossless
+
+
 def test_load_calibration_maps_the_dataset_onto_the_policy(dataset, spec):
     for source in (f"lerobot:{dataset}", dataset):  # prefix or detected by meta/info.json
         data = load_calibration(source, spec, limit=10)

@@ -74,6 +74,26 @@ def test_a_python_teacher_is_learned(spec, dataset, tmp_path):
     assert lineage["data"] == f"lerobot:{dataset}" and lineage["frames"] == 64
 
 
+def test_npz_demonstrations_are_labelled_by_the_teacher(spec, tmp_path):
+    from vla_edge.compress.distill import ArrayDemos
+
+    cam = spec.cameras[0]
+    rng = np.random.default_rng(0)
+    n = 24
+    demos = ArrayDemos(
+        {cam.name: rng.integers(0, 256, (n, cam.height, cam.width, 3), np.uint8)},
+        ["open the drawer"] * n,
+        (100 * rng.random((n, spec.state_dim))).astype(np.float32),
+        np.zeros((n, spec.action.chunk, spec.action.dim), np.float32),  # dropped: not targets
+    )
+    path = demos.save(tmp_path / "d.npz")
+    teacher = StateTeacher(spec)
+    data, source = foreign.observations(path, teacher)
+    assert data.actions is None and source == str(path) and len(data) == n
+    labels = foreign.label(teacher, data, batch=5)
+    np.testing.assert_allclose(labels, teacher.actions(data.frames, data.instructions, data.states))
+
+
 def test_a_bundle_teacher_through_the_cli(tiny_bundle, tiny_checkpoint, dataset, tmp_path):
     from vla_edge.cli.main import app
     from vla_edge.export import ExportConfig, export_checkpoint

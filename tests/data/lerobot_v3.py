@@ -27,7 +27,9 @@ def write(
     fps: int = 10,
     tasks: tuple[str, ...] = ("open the drawer", "close the drawer"),
     version: str = "v3.0",
+    images: str = "video",
 ) -> Path:
+    """`images`: "video" (an mp4 per camera) or "image" (PNG bytes in the data parquet)."""
     import av
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -49,6 +51,8 @@ def write(
         "index": pa.array(np.arange(n, dtype=np.int64)),
         "task_index": pa.array((ep % len(tasks)).astype(np.int64)),
     }
+    if images == "image":
+        data.update(_png_columns(cameras, ep, t))
     pq.write_table(pa.table(data), root / f"data/{CHUNK}.parquet")
     rows = []
     for e in range(episodes):
@@ -61,7 +65,7 @@ def write(
             "dataset_from_index": e * length,
             "dataset_to_index": (e + 1) * length,
         }
-        for key in cameras:
+        for key in cameras if images == "video" else ():
             row[f"videos/{key}/chunk_index"] = 0
             row[f"videos/{key}/file_index"] = 0
             row[f"videos/{key}/from_timestamp"] = e * length / fps
@@ -72,7 +76,7 @@ def write(
         pa.table({"task_index": list(range(len(tasks))), "task": list(tasks)}),
         root / "meta/tasks.parquet",
     )
-    for k, (key, (h, w)) in enumerate(cameras.items()):
+    for k, (key, (h, w)) in enumerate(cameras.items() if images == "video" else ()):
         path = root / f"videos/{key}/{CHUNK}.mp4"
         path.parent.mkdir(parents=True, exist_ok=True)
         with av.open(str(path), "w") as out:
@@ -86,7 +90,7 @@ def write(
                     out.mux(packet)
             for packet in stream.encode():
                 out.mux(packet)
-    video = {"dtype": "video", "names": ["height", "width", "channels"]}
+    video = {"dtype": images, "names": ["height", "width", "channels"]}
     features = {key: {**video, "shape": [h, w, 3]} for key, (h, w) in cameras.items()}
     features["observation.state"] = {"dtype": "float32", "shape": [state_dim], "names": None}
     features["action"] = {"dtype": "float32", "shape": [action_dim], "names": None}
@@ -105,3 +109,21 @@ def write(
     (root / "meta/info.json").write_text(json.dumps(info, indent=2))
     (root / "meta/stats.json").write_text("{}")
     return root
+
+
+def _png_columns(cameras: dict, ep: np.ndarray, t: np.ndarray) -> dict:
+    """LeRobot's image features: a struct {bytes, path} per frame holding a PNG."""
+    import io
+
+    import pyarrow as pa
+    from PIL import Image
+
+    out = {}
+    for k, (key, (h, w)) in enumerate(cameras.items()):
+        cells = []
+        for e, s in zip(ep, t, strict=True):
+            buf = io.BytesIO()
+            Image.fromarray(np.full((h, w, 3), pixel(k, int(e), int(s)), np.uint8)).save(buf, "PNG")
+            cells.append({"bytes": buf.getvalue(), "path": None})
+        out[key] = pa.array(cells, pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    return out
