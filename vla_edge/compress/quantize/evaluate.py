@@ -3,7 +3,9 @@ in each dimension's units (max, mean, p99), identical action bins, and the budge
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -34,8 +36,24 @@ def batches(feeds: dict[str, np.ndarray], size: int) -> list[dict[str, np.ndarra
 
 def graph_runner(graph, options: RunnerOptions | None = None):
     """A runner for a candidate graph (path or ModelProto): ONNX Runtime CPU, all graph
-    optimizations, as deployed."""
-    return runner_for(graph, options=options)
+    optimizations, as deployed. A ModelProto whose weights pass EXTERNAL_DATA_BYTES cannot be
+    handed over as one serialized message (protobuf's 2 GiB): it is written (a copy: saving
+    moves the weights out of the model) with external data into a temporary folder that lives
+    as long as the runner."""
+    from vla_edge.export import onnx_export as ox
+
+    if isinstance(graph, (str, Path)) or ox.tensor_bytes(graph) <= ox.EXTERNAL_DATA_BYTES:
+        return runner_for(graph, options=options)
+    import onnx
+
+    folder = tempfile.TemporaryDirectory(prefix="vla-edge-graph-")
+    copy = onnx.ModelProto()
+    copy.CopyFrom(graph)
+    path = Path(folder.name) / "graph.onnx"
+    ox.save_onnx(copy, path)
+    runner = runner_for(path, options=options)
+    runner._graph_folder = folder  # removed with the runner
+    return runner
 
 
 def run_graph(graph, feed_batches: list[dict[str, np.ndarray]], output: str) -> np.ndarray:
