@@ -122,3 +122,15 @@ def test_foreign_teacher_options_are_refused(spec, tmp_path):
         _refuse_for_foreign(False, 3, 0.0, 0.0)
     with pytest.raises(InputError, match="--student-head must be"):
         DistillConfig(student_head="mlp")
+
+
+def test_a_reference_teacher_reads_a_lerobot_dataset(tiny_bundle, dataset, tmp_path):
+    from vla_edge.compress.distill import distill, open_demos
+
+    spec = Bundle.load(tiny_bundle("continuous")).spec
+    demos = open_demos(f"lerobot:{dataset}", spec)
+    assert len(demos) == 64 and demos.actions.shape == (64, spec.action.chunk, spec.action.dim)
+    np.testing.assert_array_equal(demos.actions[15, -1], demos.actions[15, 0])  # episode end
+    cfg = _config(steps=3)
+    res = distill(tiny_bundle("continuous"), f"lerobot:{dataset}", tmp_path / "s", cfg)
+    assert res["steps"] == 3 and res["train_frames"] == 64 - 12

@@ -4,7 +4,8 @@ A sample is a dict: `frames` {camera: uint8 [H, W, 3]}, `instruction` str, `stat
 or None, `actions` float32 [chunk, A] in physical units or None (distillation needs no actions:
 the teacher labels every frame).
 
-Sources: a demonstration dataset readable by `vla_edge.sim.data.DemoDataset`, or a `.npz` file
+Sources: a demonstration dataset readable by `vla_edge.sim.data.DemoDataset`, a LeRobotDataset
+v3 folder (`lerobot:PATH`, read by vla_edge.data.lerobot_dataset), or a `.npz` file
 (`ArrayDemos.save`): `image_<camera>` [N, H, W, 3] uint8, `instructions` [N] str, optional
 `state` [N, S] and `actions` [N, chunk, A].
 """
@@ -110,7 +111,11 @@ def open_demos(path: str | Path, spec: PolicySpec | None = None):
     """A demonstration source by path (see the module docstring), checked against the spec.
     A demonstration directory is read into memory once (every shard hash-checked), with each
     step's action target made into the spec's chunk (actions t..t+chunk-1 of its episode)."""
-    path = Path(path)
+    from vla_edge.data import lerobot_dataset as lds
+
+    path, lerobot = lds.split_source(path)
+    if lerobot or lds.is_lerobot_dataset(path):
+        return _open_lerobot(path, spec)
     if not path.exists():
         raise DataError(
             f"no demonstrations at {path}: record some with `vla-edge sim demos -o {path}`"
@@ -122,6 +127,24 @@ def open_demos(path: str | Path, spec: PolicySpec | None = None):
     if spec is not None:
         check_sample(demos[0], spec, str(path))
     return demos
+
+
+def _open_lerobot(path: Path, spec: PolicySpec | None) -> ArrayDemos:
+    """Every frame of a LeRobotDataset v3 folder, its cameras named by LeRobot's rule; each
+    frame's action target is the chunk t..t+chunk-1 of its episode (when the dataset's action
+    has the policy's dimension)."""
+    from vla_edge.data import lerobot_dataset as lds
+    from vla_edge.train.bc import chunk_index
+
+    if spec is None:
+        raise DataError(f"reading the LeRobot dataset {path} needs the policy's spec")
+    ds = lds.LeRobotDataset(path)
+    _, _, frames, rows = lds.observations(ds, spec, len(ds))
+    actions = None
+    if rows.action is not None and rows.action.shape[1] == spec.action.dim:
+        actions = rows.action[chunk_index(rows.episode, rows.index, spec.action.chunk)]
+    states = rows.state if spec.state_dim else None
+    return ArrayDemos(frames, rows.tasks, states, actions)
 
 
 def _open_sim_dataset(path: Path, chunk: int = 1) -> ArrayDemos:
