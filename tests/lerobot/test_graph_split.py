@@ -104,3 +104,21 @@ def test_split_refuses_a_policy_without_a_vlm(lerobot_ckpts, tmp_path):
     res = CliRunner().invoke(app, ["export", src, "-o", str(tmp_path / "b"), "--split-graphs"])
     assert res.exit_code == 1 and "--split-graphs applies to" in res.output
     assert not (tmp_path / "b").exists()
+
+
+def test_orin_estimate_counts_every_denoise_step(smolvla):
+    """The per-frame estimate of a split bundle: vision + prefix + steps x denoise + decoder."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from vla_edge.cli.main import app
+
+    args = ["benchmark", str(smolvla[0]), "--device", "orin-agx", "--precision", "fp32"]
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    est = json.loads(res.stdout)["estimates"][0]
+    ms = {role: g["latency_ms"] for role, g in est["graphs"].items()}
+    assert set(ms) == set(ROLES)
+    want = sum(ms.values()) + 2 * ms["denoise_step"]  # 3 steps
+    assert abs(est["per_frame_ms"] - want) < 1e-9

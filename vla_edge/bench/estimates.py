@@ -123,7 +123,10 @@ def estimate_bundle(
     costs = bundle_costs(bundle, precision, target, batch, cache)
     graphs = {role: predict(c, device, eff, role) for role, c in costs.items()}
     frame_role = "monolithic" if "monolithic" in graphs else "policy"
+    if bundle.layout == "flow-split":  # the denoise step runs `steps` times a frame
+        frame_role = "denoise_step"
     frame = graphs[frame_role]
+    frame_ms = per_frame_ms(bundle, graphs)
     chunk = bundle.spec.action.chunk
     notes = sorted({f"{bundle.name} {precision}: {n}" for c in costs.values() for n in c.notes})
     assumptions = COMMON_ASSUMPTIONS + (_TENSORRT_NOTES if target == "tensorrt" else [])
@@ -136,12 +139,12 @@ def estimate_bundle(
         "bundle_precision": bundle.precision,
         "precision": precision,
         "batch": batch,
-        "per_frame_ms": frame.latency_ms,
+        "per_frame_ms": frame_ms,
         "instruction_ms": graphs["instruction_encoder"].latency_ms
         if "instruction_encoder" in graphs
         else None,
-        "max_rate_hz": 1e3 / frame.latency_ms if frame.latency_ms else None,
-        "actions_per_s": chunk * batch * 1e3 / frame.latency_ms if frame.latency_ms else None,
+        "max_rate_hz": 1e3 / frame_ms if frame_ms else None,
+        "actions_per_s": chunk * batch * 1e3 / frame_ms if frame_ms else None,
         "chunk": chunk,
         "bound": _kind_summary(frame),
         "hint": _hint(frame, target),
@@ -150,6 +153,15 @@ def estimate_bundle(
         "efficiency": eff.to_dict(),
         "assumptions": assumptions + notes,
     }
+
+
+def per_frame_ms(bundle: Any, graphs: dict[str, GraphEstimate]) -> float:
+    """What one camera frame costs: the per-frame graph, or for a split flow-matching bundle
+    every camera's vision graph + prefix + steps x denoise_step + action_decoder."""
+    if bundle.layout != "flow-split":
+        return graphs["monolithic" if "monolithic" in graphs else "policy"].latency_ms
+    steps = int(bundle.manifest["flow"]["steps"])
+    return sum(g.latency_ms * (steps if r == "denoise_step" else 1) for r, g in graphs.items())
 
 
 def fits_bundle(
