@@ -12,6 +12,11 @@ INT8 bundle when `vla-edge quantize` is available:
 - with `--ablate vision-black` (or any `vla-edge eval --ablate` variant), the same seeds again
   with that ablation for every non-INT8 student (and the teacher with `--ablate-teacher`): a
   student that shrinks or drops the vision encoder shows whether it still uses its camera.
+- `--success-from NAME=EVAL_JSON` reads a row's closed-loop success (and its ablations) from a
+  recorded `vla-edge eval -o` report instead of running it again; the report must be on the same
+  suite, episodes per task and seeds, and hold every `--ablate` variant the row needs.
+- `--quote NAME=PARETO_JSON` copies a row from an earlier run's JSON (for a checkpoint that is no
+  longer at hand), labelled as quoted, with its speed-up against that run's own teacher.
 Writes <out>.json, <out>.md and <out>.png (success, or teacher agreement, against latency).
 
     python benchmarks/pareto_report.py --teacher CKPT --data DEMOS \
@@ -49,13 +54,13 @@ shape = lambda i: [1 if isinstance(d, str) else d for d in i.shape]
 feeds = {i.name: np.ones(shape(i), types[i.type]) for i in sess.get_inputs()}
 for _ in range(warmup + 1):
     p.predict(frames, "reach the goal", state); sess.run(None, feeds)
-times, graph_times = [], []
+times, graph_times, cpu_times = [], [], []
 for _ in range(iters):
-    t = time.perf_counter(); p.predict(frames, "reach the goal", state)
-    times.append((time.perf_counter() - t) * 1e3)
+    c, t = time.thread_time(), time.perf_counter(); p.predict(frames, "reach the goal", state)
+    times.append((time.perf_counter() - t) * 1e3); cpu_times.append((time.thread_time() - c) * 1e3)
     t = time.perf_counter(); sess.run(None, feeds)
     graph_times.append((time.perf_counter() - t) * 1e3)
-print(json.dumps([times, graph_times]))
+print(json.dumps([times, graph_times, cpu_times]))
 """
 
 
@@ -96,31 +101,37 @@ def _has_quantize() -> bool:
     return True
 
 
-def time_bundle(path: Path, iters: int, threads: int) -> tuple[list[float], list[float]]:
-    """(Policy.predict ms, bare session.run of the per-frame graph ms), one fresh process."""
+def time_bundle(path: Path, iters: int, threads: int) -> tuple[list[float], ...]:
+    """(Policy.predict ms, bare session.run of the per-frame graph ms, Policy.predict CPU ms of
+    the calling thread), one fresh process. The CPU time leaves out the time the process waits
+    for a core, so it holds up on a loaded machine; with 1 ORT thread the kernels run on the
+    calling thread (with more threads it leaves out the worker threads)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-c", TIMER, str(path), str(iters), "10", str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"timing {path} failed:\n{out.stderr[-2000:]}")
-    predict, graph = json.loads(out.stdout.strip().splitlines()[-1])
-    return predict, graph
+    predict, graph, cpu = json.loads(out.stdout.strip().splitlines()[-1])
+    return predict, graph, cpu
 
 
 def latencies(bundles: dict, rounds: int, iters: int, threads: int) -> dict:
     times: dict[str, list[float]] = {n: [] for n in bundles}
     graph: dict[str, list[float]] = {n: [] for n in bundles}
+    cpu: dict[str, list[float]] = {n: [] for n in bundles}
     for r in range(rounds):
         order = list(bundles) if r % 2 == 0 else list(reversed(bundles))
         for name in order:
-            t, g = time_bundle(bundles[name], iters, threads)
+            t, g, c = time_bundle(bundles[name], iters, threads)
             times[name] += t
             graph[name] += g
+            cpu[name] += c
     return {
         n: {
             "p50": float(np.median(t)),
             "p90": float(np.percentile(t, 90)),
             "graph_p50": float(np.median(graph[n])),
+            "cpu_p50": float(np.median(cpu[n])),
             "n": len(t),
         }
         for n, t in times.items()
@@ -199,6 +210,76 @@ def success(
     return out
 
 
+def recorded_success(path: Path, args, ablate: list[str]) -> dict:
+    """A row's success from a recorded `vla-edge eval -o` report, in `success()`'s form; refuses a
+    report on another suite, another number of episodes or other seeds, or one that lacks an
+    ablation this row needs."""
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--success-from {path}: cannot read an eval report ({exc})") from None
+    from vla_edge.sim.suites import EVAL_SEED_BASE
+
+    seeds = f"eval seeds from {EVAL_SEED_BASE} (demos use < {EVAL_SEED_BASE})"  # as evaluate()
+    found = (result.get("suite"), result.get("episodes_per_task"), result.get("seeds"))
+    want = (args.suite, args.episodes, seeds)
+    if found != want:
+        raise SystemExit(
+            f"--success-from {path}: expected an eval report with (suite, episodes per task, "
+            f"seeds) = {want}, found {found}; run `vla-edge eval BUNDLE --suite {args.suite} "
+            f"--episodes {args.episodes} -o FILE` and pass that file"
+        )
+    recorded = {a["variant"]: a for a in (result.get("ablations") or {}).values()}
+    missing = [a for a in ablate if a not in recorded]
+    if missing:
+        raise SystemExit(
+            f"--success-from {path}: the report lacks the ablation(s) {missing} this row needs "
+            f"(it has {sorted(recorded)}); run the eval with --ablate {' --ablate '.join(missing)}"
+        )
+
+    def rates(r: dict) -> dict:
+        return {t: v["successes"] / v["episodes"] for t, v in r["tasks"].items()}
+
+    out = {
+        "rate": float(result["success_rate"]),
+        "episodes": result["episodes"],
+        "tasks": rates(result),
+        "from": str(path),
+    }
+    if ablate:
+        out["ablations"] = {
+            a: {
+                "rate": float(recorded[a]["success_rate"]),
+                "episodes": recorded[a]["episodes"],
+                "tasks": rates(recorded[a]),
+            }
+            for a in ablate
+        }
+    return out
+
+
+def quoted_row(name: str, path: Path) -> dict:
+    """Row NAME of an earlier run's JSON, marked quoted, with its speed-up against that run's
+    teacher (its latencies were measured under that run's load, not this one's)."""
+    try:
+        earlier = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--quote {name}={path}: cannot read a pareto report ({exc})") from None
+    rows = {r["name"]: r for r in earlier.get("rows", [])}
+    if name not in rows or "teacher" not in rows:
+        raise SystemExit(
+            f"--quote {name}={path}: expected rows {name!r} and 'teacher' there, "
+            f"found {sorted(rows)}"
+        )
+    row = dict(rows[name])
+    row["quoted"] = {
+        "from": str(path),
+        "speedup": rows["teacher"]["p50_ms"] / row["p50_ms"],
+        "teacher_p50_ms": rows["teacher"]["p50_ms"],
+    }
+    return row
+
+
 def sizes(variants: dict[str, Path], bundles: dict) -> dict:
     from vla_edge.bundle import Bundle
     from vla_edge.compress.distill.student import count_parameters, load_reference
@@ -229,7 +310,9 @@ def markdown(rows: list[dict], args, teacher: str, failures: dict) -> str:
         f"{args.rounds} alternating rounds x {args.iters} iterations per variant, each in its "
         f"own process; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. `predict` is "
         "`Policy.predict` end to end; `graph` is a bare `session.run` of the per-frame graph "
-        "in the same process (the rest is per-call overhead).",
+        "in the same process (the rest is per-call overhead); `predict CPU` is the calling "
+        "thread's CPU time per `Policy.predict` (it leaves out the time spent waiting for a "
+        "core, so it holds up better than wall time on a loaded machine).",
         *(
             [f"`-int8` rows: `vla-edge quantize --precision {args.int8_precision}`."]
             if args.int8
@@ -249,13 +332,30 @@ def markdown(rows: list[dict], args, teacher: str, failures: dict) -> str:
         ),
         "",
         "| variant | params | per-frame params | graph MB | precision | predict p50 ms | "
-        f"graph p50 ms | speed-up vs {teacher} | Orin est. ms | success | success vs {teacher} "
+        f"graph p50 ms | speed-up vs {teacher} | predict CPU p50 ms | CPU speed-up | "
+        f"Orin est. ms | success | success vs {teacher} "
         "| action gap to teacher (% range) |" + "".join(f" {a} |" for a in args.ablate),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(args.ablate),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(args.ablate),
     ]
     ref = next(r for r in rows if r["name"] == teacher)
     for r in rows:
         head.append(_row(r, ref) + _ablation_cells(r, args.ablate))
+    reused = [r for r in rows if (r["success"] or {}).get("from")]
+    if reused:
+        head.append("")
+        head.append(
+            "Success read from recorded `vla-edge eval` reports (same suite, episodes and seeds, "
+            "checked): " + "; ".join(f"{r['name']}: `{r['success']['from']}`" for r in reused) + "."
+        )
+    quoted = [r for r in rows if r.get("quoted")]
+    if quoted:
+        head.append("")
+        head.append(
+            "Rows marked *(quoted)* were not re-measured in this run: copied from "
+            + "; ".join(f"{r['name']}: `{r['quoted']['from']}`" for r in quoted)
+            + ". Their latencies were measured under that run's load, and their speed-up is "
+            "against that run's teacher."
+        )
     for name, why in failures.items():
         head.append(f"\n{name}: not made ({why})")
     return "\n".join(head) + "\n"
@@ -268,11 +368,24 @@ def _row(r: dict, ref: dict) -> str:
         delta = f"{(r['success']['rate'] - ref['success']['rate']) * 100:+.0f} pts"
     orin = "n/a" if r["orin_ms"] is None else f"{r['orin_ms']:.3f}"
     prec = r["precision"] + (f" {r['sparsity']}" if r["sparsity"] else "")
+    name, speedup = r["name"], _speedup(r, ref)
+    cpu = "n/a | n/a"  # rows quoted from runs made before the CPU time was recorded
+    if r.get("cpu_p50_ms") and ref.get("cpu_p50_ms") and not r.get("quoted"):
+        cpu = f"{r['cpu_p50_ms']:.3f} | {ref['cpu_p50_ms'] / r['cpu_p50_ms']:.2f}x"
+    if r.get("quoted"):
+        name += " *(quoted)*"
     return (
-        f"| {r['name']} | {r['parameters']:,} | {r['per_frame_parameters']:,} | "
+        f"| {name} | {r['parameters']:,} | {r['per_frame_parameters']:,} | "
         f"{r['graph_mb']:.2f} | {prec} | {r['p50_ms']:.3f} | {r['graph_p50_ms']:.3f} | "
-        f"{ref['p50_ms'] / r['p50_ms']:.2f}x | {orin} | {succ} | {delta} | {r['gap_pct']:.2f} |"
+        f"{speedup:.2f}x | {cpu} | {orin} | {succ} | {delta} | {r['gap_pct']:.2f} |"
     )
+
+
+def _speedup(r: dict, ref: dict) -> float:
+    """Speed-up against the teacher timed in the same run as the row."""
+    if r.get("quoted"):
+        return r["quoted"]["speedup"]
+    return ref["p50_ms"] / r["p50_ms"]
 
 
 def _ablation_cells(r: dict, ablate: list[str]) -> str:
@@ -295,32 +408,37 @@ def plot(rows: list[dict], out: Path) -> Path | None:
     have_success = all(r["success"] is not None for r in rows)
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     colors: dict[str, str] = {}
+    teacher = next((r for r in rows if r["name"] == "teacher"), None)
     for r in rows:
         y = r["success"]["rate"] * 100 if have_success else r["gap_pct"]
         int8 = r["name"].endswith("-int8")
         base = r["name"].removesuffix("-int8")
         color = colors.setdefault(base, f"C{len(colors) % 10}")
         kw = {"facecolors": "none", "marker": "s"} if int8 else {"color": color}
-        ax.scatter(r["p50_ms"], y, s=40, edgecolors=color, **kw)
+        x, label = r["p50_ms"], r["name"]
+        if r.get("quoted") and teacher is not None:  # placed by its speed-up in its own run
+            x, label = teacher["p50_ms"] / r["quoted"]["speedup"], f"{label} (quoted)"
+            kw = {"facecolors": "none", "marker": "D"}
+        ax.scatter(x, y, s=40, edgecolors=color, **kw)
         ax.annotate(
-            r["name"],
-            (r["p50_ms"], y),
+            label,
+            (x, y),
             fontsize=8,
             xytext=(5, -10 if int8 else 4),
             textcoords="offset points",
         )
-    teacher = next((r for r in rows if r["name"] == "teacher"), None)
     if teacher is not None:
-        ax.axvline(teacher["p50_ms"] / 4, color="0.5", ls="--", lw=0.8)
-        ax.annotate(
-            "4x faster than the teacher",
-            (teacher["p50_ms"] / 4, 0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, 4),
-            textcoords="offset points",
-            fontsize=7,
-            color="0.4",
-        )
+        for k in (3, 4):
+            ax.axvline(teacher["p50_ms"] / k, color="0.5", ls="--", lw=0.8)
+            ax.annotate(
+                f"{k}x faster than the teacher",
+                (teacher["p50_ms"] / k, 0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, 4 + 10 * (k - 3)),
+                textcoords="offset points",
+                fontsize=7,
+                color="0.4",
+            )
     ax.set_xscale("log")
     from matplotlib.ticker import FormatStrFormatter
 
@@ -368,6 +486,18 @@ def parse_args():
         default=None,
         help="ORT threads in the closed-loop evaluations (default: --threads)",
     )
+    ap.add_argument(
+        "--success-from",
+        action="append",
+        default=[],
+        help="NAME=EVAL_JSON: that row's success from a recorded `vla-edge eval -o` report",
+    )
+    ap.add_argument(
+        "--quote",
+        action="append",
+        default=[],
+        help="NAME=PARETO_JSON: copy row NAME from an earlier run's JSON (labelled quoted)",
+    )
     ap.add_argument("--suite", default=None)
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
@@ -393,8 +523,20 @@ def measure(args, variants: dict, work: Path) -> tuple[list[dict], dict]:
     size = sizes(variants, bundles)
     gap = agreement(bundles, "teacher", args.data, args.agreement_frames)
     lat = latencies(bundles, args.rounds, args.iters, args.threads)
+    recorded = _pairs(args.success_from, "--success-from")
     rows = []
     for n in bundles:
+        if n in recorded:
+            succ = recorded_success(recorded[n], args, _ablations(n, args))
+        else:
+            succ = success(
+                bundles[n],
+                args.suite,
+                args.episodes,
+                args.eval_threads or args.threads,
+                _ablations(n, args),
+                work / f"{n}-eval.json",
+            )
         rows.append(
             {
                 "name": n,
@@ -402,20 +544,25 @@ def measure(args, variants: dict, work: Path) -> tuple[list[dict], dict]:
                 "p50_ms": lat[n]["p50"],
                 "p90_ms": lat[n]["p90"],
                 "graph_p50_ms": lat[n]["graph_p50"],
+                "cpu_p50_ms": lat[n]["cpu_p50"],
                 "orin_ms": orin_estimate(bundles[n]),
                 "gap_pct": gap[n],
-                "success": success(
-                    bundles[n],
-                    args.suite,
-                    args.episodes,
-                    args.eval_threads or args.threads,
-                    _ablations(n, args),
-                    work / f"{n}-eval.json",
-                ),
+                "success": succ,
             }
         )
         print(f"measured {n}", flush=True)
+    rows += [quoted_row(n, p) for n, p in _pairs(args.quote, "--quote").items()]
     return rows, failures
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"{flag}: expected NAME=PATH, found {item!r}")
+        out[name] = Path(path)
+    return out
 
 
 def main() -> None:
@@ -423,6 +570,11 @@ def main() -> None:
     variants = {"teacher": args.teacher}
     variants.update(dict(v.split("=", 1) for v in args.variant))
     variants = {k: Path(v) for k, v in variants.items()}
+    unknown = sorted(set(_pairs(args.success_from, "--success-from")) - set(variants))
+    if unknown:
+        raise SystemExit(f"--success-from names {unknown}: not a variant ({sorted(variants)})")
+    for name, path in _pairs(args.quote, "--quote").items():
+        quoted_row(name, path)  # a bad --quote fails before the run, not after it
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
         rows, failures = measure(args, variants, args.keep)
