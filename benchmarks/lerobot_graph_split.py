@@ -248,12 +248,18 @@ FINDINGS = [
     "  puts the split 15-30% above the single graph on Orin for these tiny models (every graph",
     "  call pays its launches and every denoise step reads the prefix cache from DRAM); for",
     "  the real checkpoints it is to be measured on the device.",
-    "- **What it is for:** every graph passes `check --device orin-agx` (the single graphs do",
-    "  not: float64 time embedding, int64 CumSum, bool Equal/NonZero, which",
-    "  vla_edge/export/trt_legalize.py rewrites in the split export only); the denoise step is",
+    "- **What it is for:** every graph passes `check --device orin-agx` (the single graphs of",
+    "  this run do not: float64 time embedding, int64 CumSum, bool Equal/NonZero, which",
+    "  vla_edge/export/trt_legalize.py rewrites; since this run every dynamo export, the single",
+    "  graph too, goes through it: the run's single SmolVLA graph rewritten offline passes",
+    "  check and matches the original within 1.4e-6); the denoise step is",
     "  one graph called num_steps times instead of num_steps unrolled copies (smaller files:",
     "  the sizes above), so a TensorRT engine per piece can be built, quantized and timed on its",
     "  own (vision in INT8, the expert in FP16, say), and cameras are encoded one graph each.",
+    "- **Python 3.10.** onnxruntime 1.23.2 (what pip installs for Python 3.10) has no float64",
+    "  Cos: a single-graph SmolVLA bundle exported as in this run did not load there",
+    "  (`Could not find an implementation for Cos(7)`); the split bundle (rewritten) predicts",
+    "  there without torch.",
 ]
 
 

@@ -53,6 +53,8 @@ def onnx_from_torch(
         with torch.no_grad():
             out = graph.module(*args)
         model = _static_output_dims(path, {graph.output_names[0]: tuple(out.shape)})
+        if exporter == "dynamo" and _legalized(model):  # transformers' float64 / bool / int ops
+            save_onnx(model, path)
     except ExportError:
         raise
     except Exception as exc:  # the exporters raise many types
@@ -69,6 +71,14 @@ def onnx_from_torch(
             f"opset {opset} was asked; export with --opset {table[2]} to accept it"
         )
     return table, out
+
+
+def _legalized(model) -> bool:
+    """Rewrite a graph into the types TensorRT 10.3 (and onnxruntime < 1.24: no float64 Cos)
+    runs; True when anything changed (see vla_edge.export.trt_legalize)."""
+    from vla_edge.export.trt_legalize import legalize
+
+    return bool(legalize(model))
 
 
 def _hint(exporter: str, opset: int) -> str:
