@@ -40,12 +40,11 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from tqdm import tqdm
 
     from vla_edge.policy.autoregressive.modeling import ArVlaForActions
     from vla_edge.policy.tokenizer import ByteTokenizer
     from vla_edge.sim.data import DemoDataset
-    from vla_edge.train.bc import Batches, TrainConfig, _lr, _save, bc_loss, data_spec
+    from vla_edge.train.bc import Batches, TrainConfig, data_spec, optimize
     from vla_edge.train.features import cached_features
 
     torch.set_num_threads(args.threads)
@@ -85,23 +84,8 @@ def main() -> None:
     rng = np.random.default_rng(cfg.seed)
     tokenizer = ByteTokenizer(spec.instruction.max_tokens)
     batches = Batches(arr, tokenizer, cfg.chunk, cfg.batch, cfg.shift, rng, cached)
-    model.train()
-    history: list[float] = []
     t0 = time.perf_counter()
-    bar = tqdm(range(cfg.steps), desc="continue ar")
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = float(_lr(step, cfg))
-        loss = bc_loss(model, batches)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        history.append(loss.item())
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{np.mean(history[-20:]):.4f}")
-        if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
-            _save(args.out, model, opt, cfg, step + 1, history, batches.rng)
+    history = optimize(model, opt, params, batches, cfg, args.out, desc="continue ar")
     curve = [
         [s + 100, round(float(np.mean(history[s : s + 100])), 4)]
         for s in range(0, len(history), 100)

@@ -149,7 +149,6 @@ def train(
 ) -> dict:
     """Train (or resume) a reference model on a demo set; returns a summary."""
     import torch
-    from tqdm import tqdm
 
     from vla_edge.outputs import check_output
     from vla_edge.policy.reference import VlaForActions, preset_config
@@ -178,11 +177,47 @@ def train(
         start, history, rng = _load_state(out, model, opt, cfg)
     tokenizer = ByteTokenizer(spec.instruction.max_tokens)
     batches = Batches(arr, tokenizer, cfg.chunk, cfg.batch, cfg.shift, rng, cached)
-    model.train()
     t0 = time.perf_counter()
+    optimize(model, opt, params, batches, cfg, out, start, history, progress)
+    seconds = time.perf_counter() - t0
+    summary = {
+        "steps": cfg.steps,
+        "seconds": round(seconds, 1),
+        "final_loss": float(np.mean(history[-50:])) if history else None,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in params),
+        "vision": "cached frozen-trunk features" if cached else "frames (random shift)",
+        "episodes": len(dataset.episodes),
+        "samples": len(arr["state"]),
+    }
+    (out / "train_summary.json").write_text(
+        json.dumps({**summary, "config": asdict(cfg)}, indent=2)
+    )
+    return summary
+
+
+def optimize(
+    model,
+    opt,
+    params: list,
+    batches: Batches,
+    cfg: TrainConfig,
+    out: Path,
+    start: int = 0,
+    history: list[float] | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> list[float]:
+    """Steps `start..cfg.steps` of behaviour cloning (warmup + cosine lr, gradient clipping at 1),
+    a checkpoint every `cfg.save_every` steps and at the end; returns the loss history."""
+    import torch
+    from tqdm import tqdm
+
+    history = [] if history is None else history
+    model.train()
     bar = tqdm(
         range(start, cfg.steps),
-        desc=f"train {cfg.head}",
+        desc=desc or f"train {cfg.head}",
         disable=not progress,
         initial=start,
         total=cfg.steps,
@@ -200,21 +235,7 @@ def train(
             bar.set_postfix(loss=f"{np.mean(history[-20:]):.4f}")
         if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
             _save(out, model, opt, cfg, step + 1, history, batches.rng)
-    seconds = time.perf_counter() - t0
-    summary = {
-        "steps": cfg.steps,
-        "seconds": round(seconds, 1),
-        "final_loss": float(np.mean(history[-50:])) if history else None,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "trainable_parameters": sum(p.numel() for p in params),
-        "vision": "cached frozen-trunk features" if cached else "frames (random shift)",
-        "episodes": len(dataset.episodes),
-        "samples": len(arr["state"]),
-    }
-    (out / "train_summary.json").write_text(
-        json.dumps({**summary, "config": asdict(cfg)}, indent=2)
-    )
-    return summary
+    return history
 
 
 def _pretrained_vision(model, dataset, arr: dict, out: Path, cfg: TrainConfig, progress: bool):
